@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <locale.h>
+
+#include "bpfhubctl.h"
+#include "log.h"
+#include "pager.h"
+#include "verbs.h"
+
+static void help(void) {
+        printf(_("%s [OPTIONS...] COMMAND ...\n\n"
+                 "Manage eBPF programs through the bpfhub system service (bpfhubd).\n\n"
+                 "Commands:\n"
+                 "  status                  Show the service's version, configuration and\n"
+                 "                          which eBPF program types and attach kinds the\n"
+                 "                          running kernel supports\n\n"
+                 "Options:\n"
+                 "  -h --help               Show this help\n"
+                 "     --version            Show the package version\n"
+                 "     --json=MODE          Print JSON: pretty (the default for --json),\n"
+                 "                          short (one line) or off\n"
+                 "     --no-pager           Do not pipe output into a pager\n"
+                 "     --no-legend          Do not print column headers and footers\n"
+                 "  -H --host=[USER@]HOST   Operate on a remote host (over ssh)\n\n"
+                 "Exit status: 0 success, 1 failure, 2 invalid usage, 3 no such object,\n"
+                 "4 not authorized, 5 service unavailable. See bpfhubctl(1).\n"),
+               program_invocation_short_name);
+}
+
+/* The options every verb accepts, before or after the verb. With "in_verb",
+ * argv[0] is the verb and parsing stops at nothing; otherwise it stops at the
+ * verb so that verb options stay the verb's. */
+int parse_common_options(int argc, char *argv[], Context *c, bool in_verb) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_JSON,
+                ARG_NO_PAGER,
+                ARG_NO_LEGEND,
+        };
+        static const struct option options[] = {
+                { "help",      no_argument,       NULL, 'h' },
+                { "version",   no_argument,       NULL, ARG_VERSION },
+                { "json",      optional_argument, NULL, ARG_JSON },
+                { "no-pager",  no_argument,       NULL, ARG_NO_PAGER },
+                { "no-legend", no_argument,       NULL, ARG_NO_LEGEND },
+                { "host",      required_argument, NULL, 'H' },
+                {}
+        };
+        int opt;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, in_verb ? "hH:" : "+hH:", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("bpfhubctl %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_JSON:
+                        if (!optarg || streq(optarg, "pretty"))
+                                c->json = JSON_PRETTY;
+                        else if (streq(optarg, "short"))
+                                c->json = JSON_SHORT;
+                        else if (streq(optarg, "off"))
+                                c->json = JSON_OFF;
+                        else if (streq(optarg, "help")) {
+                                printf("pretty\nshort\noff\n");
+                                return 0;
+                        } else
+                                return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), optarg);
+                        break;
+                case ARG_NO_PAGER:
+                        c->no_pager = true;
+                        break;
+                case ARG_NO_LEGEND:
+                        c->legend = false;
+                        break;
+                case 'H':
+                        c->host = optarg;
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        abort();
+                }
+        }
+        return 1;
+}
+
+int acquire_bus(Context *c, sd_bus **ret) {
+        int r;
+
+        if (c->host)
+                r = sd_bus_open_system_remote(ret, c->host);
+        else
+                r = sd_bus_open_system(ret);
+        if (r < 0) {
+                c->exit_status = EXIT_UNAVAILABLE;
+                return log_error_errno(r, _("Failed to connect to the system bus%s%s: %m"),
+                                       c->host ? _(" on ") : "", c->host ?: "");
+        }
+        return 0;
+}
+
+int report_bus_error(Context *c, const char *what, const sd_bus_error *error, int r) {
+        const char *name = error ? error->name : NULL;
+
+        if (name && (streq(name, SD_BUS_ERROR_SERVICE_UNKNOWN) || startswith(name, "org.freedesktop.DBus.Error.Spawn.") ||
+                     streq(name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) || streq(name, SD_BUS_ERROR_NO_REPLY) ||
+                     streq(name, SD_BUS_ERROR_DISCONNECTED) || streq(name, SD_BUS_ERROR_TIMEOUT)))
+                c->exit_status = EXIT_UNAVAILABLE;
+        else if (name && (streq(name, SD_BUS_ERROR_ACCESS_DENIED) || streq(name, SD_BUS_ERROR_AUTH_FAILED) ||
+                          streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")))
+                c->exit_status = EXIT_DENIED;
+        else if (name && (startswith(name, "org.bpfhub.Error.NoSuch") ||
+                          streq(name, SD_BUS_ERROR_UNKNOWN_OBJECT)))
+                c->exit_status = EXIT_NOT_FOUND;
+        else
+                c->exit_status = EXIT_FAILED;
+
+        if (error && error->message)
+                return log_error_errno(r, "%s: %s", what, error->message);
+        return log_error_errno(r, "%s: %m", what);
+}
+
+static int run(int argc, char *argv[]) {
+        static const Verb verbs[] = {
+                { "status", VERB_ANY, VERB_ANY, VERB_DEFAULT, verb_status },
+                {}
+        };
+        Context c = { .legend = true };
+        int r;
+
+        (void) setlocale(LC_ALL, "");
+        (void) bindtextdomain(GETTEXT_PACKAGE, getenv("BPFHUB_LOCALEDIR") ?: LOCALEDIR);
+        (void) bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+        (void) textdomain(GETTEXT_PACKAGE);
+        log_setup("bpfhubctl", LOG_TARGET_STDERR);
+
+        r = parse_common_options(argc, argv, &c, /* in_verb= */ false);
+        if (r < 0)
+                return EXIT_USAGE;
+        if (r == 0)
+                return EXIT_OK;
+
+        r = dispatch_verb(argc - optind, argv + optind, verbs, &c);
+        pager_close();
+        if (r == -EINVAL && c.exit_status == EXIT_OK)
+                return EXIT_USAGE;
+        if (r < 0)
+                return c.exit_status != EXIT_OK ? c.exit_status : EXIT_FAILED;
+        return c.exit_status;
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv);
+}
