@@ -138,7 +138,8 @@ static void sweep_stale(void) {
                 }
         }
 
-        dir = (g_dir_close(dir), g_dir_open(FIXTURE_CGROUP_ROOT, 0, NULL));
+        g_clear_pointer(&dir, g_dir_close);
+        dir = g_dir_open(FIXTURE_CGROUP_ROOT, 0, NULL);
         while (dir && (name = g_dir_read_name(dir))) {
                 const char *rest = g_str_has_prefix(name, "bpfhub-test-") ? name + strlen("bpfhub-test-") : NULL;
                 pid_t pid = rest ? (pid_t) g_ascii_strtoll(rest, NULL, 10) : 0;
@@ -358,6 +359,7 @@ bool bus_fixture_start(BusFixture *f, const char *scratch, const char *extra_arg
                 (void) open("/dev/null", O_RDONLY);
                 /* Logs of bpfhubd go to the inherited stderr, not the journal. */
                 (void) unsetenv("JOURNAL_STREAM");
+                fixture_sanitizer_env(f->dir);
                 print_fd = g_strdup_printf("--config-file=%s", conf_path);
                 execlp("dbus-daemon", "dbus-daemon", print_fd, "--nofork", "--print-address=3", (char *) NULL);
                 _exit(127);
@@ -396,6 +398,32 @@ bool bus_fixture_start(BusFixture *f, const char *scratch, const char *extra_arg
         return true;
 }
 
+void fixture_sanitizer_env(const char *dir) {
+        g_autofree char *asan = g_strdup_printf("detect_leaks=1:abort_on_error=1:log_path=%s/sanitizer", dir);
+        g_autofree char *ubsan = g_strdup_printf("print_stacktrace=1:halt_on_error=1:log_path=%s/sanitizer", dir);
+
+        (void) setenv("ASAN_OPTIONS", asan, 1);
+        (void) setenv("UBSAN_OPTIONS", ubsan, 1);
+}
+
+bool fixture_check_sanitizer_reports(const char *dir) {
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *name;
+        bool clean = true;
+
+        while (d && (name = g_dir_read_name(d))) {
+                g_autofree char *path = NULL, *text = NULL;
+
+                if (!g_str_has_prefix(name, "sanitizer."))
+                        continue;
+                path = g_build_filename(dir, name, NULL);
+                (void) g_file_get_contents(path, &text, NULL, NULL);
+                g_printerr("# sanitizer report from a daemon (%s):\n%s\n", name, text ?: "");
+                clean = false;
+        }
+        return clean;
+}
+
 static bool process_gone(pid_t pid) {
         return kill(pid, 0) < 0 && errno == ESRCH;
 }
@@ -422,6 +450,8 @@ void bus_fixture_stop(BusFixture *f) {
         }
         if (f->address)
                 g_unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+        if (f->dir && !fixture_check_sanitizer_reports(f->dir))
+                g_test_fail_printf("AddressSanitizer/UndefinedBehaviorSanitizer reported errors in a daemon");
         g_clear_pointer(&f->scratch, g_free);
         g_clear_pointer(&f->dir, g_free);
         g_clear_pointer(&f->address, g_free);

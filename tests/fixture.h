@@ -66,6 +66,11 @@ bool bus_fixture_wait_name_gone(sd_bus *bus, unsigned timeout_ms);
 /* Reads the whole log so far. */
 char *bus_fixture_read_log(BusFixture *f);
 
+/* Sends sanitizer reports of processes started with this environment to
+ * <dir>/sanitizer.<pid>; the check prints them and returns false if any. */
+void fixture_sanitizer_env(const char *dir);
+bool fixture_check_sanitizer_reports(const char *dir);
+
 /* bpffs and tracefs instances mounted on directories in the scratch dir. */
 bool fixture_mount(const char *fstype, const char *dir);
 void fixture_umount(const char *dir);

@@ -425,6 +425,7 @@ static pid_t spawn_daemon(BusFixture *f, const char *extra, int *ret_stderr) {
                 (void) close(err_pipe[0]);
                 (void) close(err_pipe[1]);
                 (void) unsetenv("JOURNAL_STREAM");
+                fixture_sanitizer_env(f->dir);
                 execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
                 _exit(127);
         }
