@@ -3,7 +3,9 @@
  * through D-Bus activation of the freshly built daemon. */
 #include <gio/gio.h>
 #include <json-c/json.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "fixture.h"
@@ -534,6 +536,126 @@ static void test_bad_options(void) {
         }
 }
 
+/* Runs "fn" as uid/gid 65534 in a child connected to the fixture bus;
+ * returns its exit status. */
+static int run_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus)) {
+        pid_t pid;
+        int status;
+
+        /* The socket directory must be reachable for the unprivileged child. */
+        g_assert_cmpint(chmod(f->scratch, 0755), ==, 0);
+        pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+                sd_bus *bus = NULL;
+
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                    setresuid(65534, 65534, 65534) < 0)
+                        _exit(100);
+                if (sd_bus_open_system(&bus) < 0)
+                        _exit(101);
+                _exit(fn(bus));
+        }
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static int nobody_calls_allowed_members(sd_bus *bus) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char *version = NULL;
+
+        if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                               "Describe", &error, &reply, NULL) < 0)
+                return 1;
+        if (sd_bus_get_property_string(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                                       "Version", &error, &version) < 0)
+                return 2;
+        free(version);
+        if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, "org.freedesktop.DBus.Introspectable",
+                               "Introspect", &error, NULL, NULL) < 0)
+                return 3;
+        return 0;
+}
+
+static int nobody_is_denied(sd_bus *bus) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        /* Owning the name is root's alone... */
+        r = sd_bus_request_name(bus, BPFHUB_BUS_NAME, SD_BUS_NAME_QUEUE);
+        if (r != -EACCES)
+                return 10;
+        /* ...and members the policy does not list are unreachable, even
+         * ones sd-bus itself would answer. */
+        r = sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, "org.freedesktop.DBus.Properties",
+                               "Set", &error, NULL, "ssv", BPFHUB_MANAGER_INTERFACE, "Version", "s", "9.9");
+        if (r >= 0 || !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
+                return 11;
+        sd_bus_error_free(&error);
+        r = sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                               "NoSuchMethod", &error, NULL, NULL);
+        if (r >= 0 || !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
+                return 12;
+        sd_bus_error_free(&error);
+        return 0;
+}
+
+static void test_policy_unprivileged(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autofree char *version = NULL;
+        Env e;
+
+        if (!fixture_require_root())
+                return;
+        if (!env_start(&e, NULL))
+                return env_stop(&e);
+
+        g_assert_cmpint(run_as_nobody(&e.bus, nobody_calls_allowed_members), ==, 0);
+        g_assert_cmpint(run_as_nobody(&e.bus, nobody_is_denied), ==, 0);
+
+        /* Root may call Set, and the daemon refuses it: Version is read-only. */
+        g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH,
+                                           "org.freedesktop.DBus.Properties", "Set", &error, NULL, "ssv",
+                                           BPFHUB_MANAGER_INTERFACE, "Version", "s", "9.9"), <, 0);
+        g_assert_true(sd_bus_error_has_name(&error, SD_BUS_ERROR_PROPERTY_READ_ONLY));
+        sd_bus_error_free(&error);
+        g_assert_cmpint(sd_bus_get_property_string(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH,
+                                                   BPFHUB_MANAGER_INTERFACE, "Version", NULL, &version), >=, 0);
+        g_assert_cmpstr(version, ==, PACKAGE_VERSION);
+
+        env_stop(&e);
+}
+
+/* Bad arguments get a typed error and the daemon keeps serving. */
+static void test_bad_arguments(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autofree char *json = NULL;
+        Env e;
+
+        if (!env_start(&e, NULL))
+                return env_stop(&e);
+
+        g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                                           "Describe", &error, NULL, "s", "unexpected"), <, 0);
+        g_assert_true(sd_bus_error_has_name(&error, SD_BUS_ERROR_INVALID_ARGS));
+        sd_bus_error_free(&error);
+        g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, "/org/bpfhub/Manager1/program/1",
+                                           BPFHUB_MANAGER_INTERFACE, "Describe", &error, NULL, NULL), <, 0);
+        g_assert_true(sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT));
+        sd_bus_error_free(&error);
+        g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, "org.bpfhub.NoSuch1",
+                                           "Describe", &error, NULL, NULL), <, 0);
+        g_assert_true(sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_INTERFACE) ||
+                      sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD));
+        sd_bus_error_free(&error);
+
+        json = call_describe(e.client, &error);
+        g_assert_nonnull(json);
+        env_stop(&e);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         /* Our own children are reaped explicitly. */
@@ -549,5 +671,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/bus/sigterm", test_sigterm);
         g_test_add_func("/bus/second-instance", test_second_instance);
         g_test_add_func("/bus/bad-options", test_bad_options);
+        g_test_add_func("/bus/policy-unprivileged", test_policy_unprivileged);
+        g_test_add_func("/bus/bad-arguments", test_bad_arguments);
         return g_test_run();
 }
