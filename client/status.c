@@ -48,7 +48,7 @@ static int print_status(Context *c, json_object *root) {
         if (json_object_object_get_ex(root, "pid", &v))
                 printf("%s %d\n", _("           PID:"), json_object_get_int(v));
         printf("%s %s\n", _("        Kernel:"), strna(json_get_string(kernel, "release")));
-        printf("%s %s\n", _("  Config. dir.:"), strna(json_get_string(cfg, "configDirectory")));
+        printf("%s %s\n", _("    Config dir:"), strna(json_get_string(cfg, "configDirectory")));
         printf("%s %s\n", _("     State dir:"), strna(json_get_string(cfg, "stateDirectory")));
         printf("%s %s\n", _("    bpffs root:"), strna(json_get_string(cfg, "bpffsRoot")));
         printf("%s %s\n", _("   Image store:"), strna(json_get_string(cfg, "imageStore")));
