@@ -103,12 +103,24 @@ int acquire_bus(Context *c, sd_bus **ret) {
         return 0;
 }
 
+#define IN_SET_ERRNO(x, ...) ({                                 \
+        int _x_ = (x), _set_[] = { __VA_ARGS__ };               \
+        bool _found_ = false;                                   \
+        for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)    \
+                if (_set_[_i_] == _x_)                          \
+                        _found_ = true;                         \
+        _found_;                                                \
+})
+
 int report_bus_error(Context *c, const char *what, const sd_bus_error *error, int r) {
         const char *name = error ? error->name : NULL;
 
         if (name && (streq(name, SD_BUS_ERROR_SERVICE_UNKNOWN) || startswith(name, "org.freedesktop.DBus.Error.Spawn.") ||
                      streq(name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) || streq(name, SD_BUS_ERROR_NO_REPLY) ||
                      streq(name, SD_BUS_ERROR_DISCONNECTED) || streq(name, SD_BUS_ERROR_TIMEOUT)))
+                c->exit_status = EXIT_UNAVAILABLE;
+        else if (!sd_bus_error_is_set(error) &&
+                 IN_SET_ERRNO(-r, ENOTCONN, ECONNRESET, ECONNREFUSED, ENOENT, ETIMEDOUT, EHOSTUNREACH))
                 c->exit_status = EXIT_UNAVAILABLE;
         else if (name && (streq(name, SD_BUS_ERROR_ACCESS_DENIED) || streq(name, SD_BUS_ERROR_AUTH_FAILED) ||
                           streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")))
