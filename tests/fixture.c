@@ -33,6 +33,12 @@ char *fixture_source_path(const char *relative) {
         return g_build_filename(fixture_source_root(), relative, NULL);
 }
 
+const char *fixture_cgroup2_root(void) {
+        if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+                return "/sys/fs/cgroup";
+        return "/sys/fs/cgroup/unified";
+}
+
 bool fixture_strict(void) {
         return g_strcmp0(g_getenv("BPFHUB_TEST_STRICT"), "1") == 0;
 }

@@ -22,9 +22,11 @@ void fixture_skip_missing(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void fixture_skip_unsupported(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 bool fixture_strict(void);
 
-/* Where cgroup v2 is mounted on this machine (hybrid layout); tests make
- * cgroups named bpfhub-test-<pid>-* below it. */
-#define FIXTURE_CGROUP_ROOT "/sys/fs/cgroup/unified"
+/* Where cgroup v2 is mounted: /sys/fs/cgroup on a unified host,
+ * /sys/fs/cgroup/unified on a hybrid one. Tests make cgroups named
+ * bpfhub-test-<pid>-* below it. */
+const char *fixture_cgroup2_root(void);
+#define FIXTURE_CGROUP_ROOT fixture_cgroup2_root()
 
 /* Returns false (after skipping or failing) when not root. */
 bool fixture_require_root(void);

@@ -302,7 +302,7 @@ out:
 
 /* Runs a child in a fresh cgroup that creates a socket and sends a packet. */
 static bool check_cgroup(Probe *p, const char *name, uint32_t idx, enum bpf_attach_type type, GString *why) {
-        g_autofree char *cg = g_strdup_printf(FIXTURE_CGROUP_ROOT "/bpfhub-test-%d-%s", (int) getpid(), name);
+        g_autofree char *cg = g_strdup_printf("%s/bpfhub-test-%d-%s", FIXTURE_CGROUP_ROOT, (int) getpid(), name);
         struct bpf_program *prog = NULL;
         struct bpf_object *obj = open_only(p, name, &prog);
         struct bpf_link *link;
