@@ -6,19 +6,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-enum {
-        HIT_XDP,
-        HIT_TC,
-        HIT_TRACEPOINT,
-        HIT_UPROBE,
-        HIT_KPROBE,
-        HIT_FENTRY,
-        HIT_FREPLACE,
-        HIT_LSM,
-        HIT_CGROUP_SKB,
-        HIT_CGROUP_SOCK,
-        HIT_MAX,
-};
+#include "feature-probes.h"
+
 
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);

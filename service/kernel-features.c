@@ -67,30 +67,27 @@ static int probe_prog_type(const KernelFeatures *kf, int type, ProbeResult *ret)
         return result(ret, false, "probing failed: %m");
 }
 
-static int probe_kprobe(const KernelFeatures *kf, int type, ProbeResult *ret) {
+/* kprobes and uprobes are both BPF_PROG_TYPE_KPROBE programs; what differs
+ * is whether the kernel can attach them, through the "kprobe" or "uprobe" PMU. */
+static int probe_probe_pmu(const KernelFeatures *kf, const char *pmu, const char *config, ProbeResult *ret) {
         int r = probe_prog_type(kf, BPF_PROG_TYPE_KPROBE, ret);
 
         if (r < 0 || !ret->supported)
                 return r;
         ret->detail = mfree(ret->detail);
-        if (pmu_exists("kprobe"))
-                return result(ret, true, "loads; attaches through the kprobe PMU");
+        if (pmu_exists(pmu))
+                return result(ret, true, "loads; attaches through the %s PMU", pmu);
         return result(ret, false,
-                      "the program type loads, but the kernel has no kprobe support "
-                      "(no kprobe PMU in /sys/bus/event_source/devices; CONFIG_KPROBES is off)");
+                      "the program type loads, but the kernel has no %s support "
+                      "(no %s PMU in /sys/bus/event_source/devices; %s is off)", pmu, pmu, config);
+}
+
+static int probe_kprobe(const KernelFeatures *kf, int type, ProbeResult *ret) {
+        return probe_probe_pmu(kf, "kprobe", "CONFIG_KPROBES", ret);
 }
 
 static int probe_uprobe(const KernelFeatures *kf, int type, ProbeResult *ret) {
-        int r = probe_prog_type(kf, BPF_PROG_TYPE_KPROBE, ret);
-
-        if (r < 0 || !ret->supported)
-                return r;
-        ret->detail = mfree(ret->detail);
-        if (pmu_exists("uprobe"))
-                return result(ret, true, "loads; attaches through the uprobe PMU");
-        return result(ret, false,
-                      "the program type loads, but the kernel has no uprobe support "
-                      "(no uprobe PMU in /sys/bus/event_source/devices; CONFIG_UPROBES is off)");
+        return probe_probe_pmu(kf, "uprobe", "CONFIG_UPROBES", ret);
 }
 
 static int probe_tracing(const KernelFeatures *kf, int type, ProbeResult *ret) {

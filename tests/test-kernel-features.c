@@ -15,25 +15,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "feature-probes.h"
 #include "fixture.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
 #endif
 
-/* Keep in sync with the enum in bpf/feature-probes.bpf.c. */
-enum {
-        HIT_XDP,
-        HIT_TC,
-        HIT_TRACEPOINT,
-        HIT_UPROBE,
-        HIT_KPROBE,
-        HIT_FENTRY,
-        HIT_FREPLACE,
-        HIT_LSM,
-        HIT_CGROUP_SKB,
-        HIT_CGROUP_SOCK,
-};
 
 typedef struct Probe {
         char *scratch;
