@@ -3,17 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
-#define BUS_ERROR_NO_SUCH_PROGRAM      "org.bpfhub.Error.NoSuchProgram"
-#define BUS_ERROR_NO_SUCH_LINK         "org.bpfhub.Error.NoSuchLink"
-#define BUS_ERROR_NO_SUCH_IMAGE        "org.bpfhub.Error.NoSuchImage"
-#define BUS_ERROR_INVALID_BYTECODE     "org.bpfhub.Error.InvalidBytecode"
-#define BUS_ERROR_INTERFACE_BUSY       "org.bpfhub.Error.InterfaceBusy"
-#define BUS_ERROR_UNSUPPORTED_BY_KERNEL "org.bpfhub.Error.UnsupportedByKernel"
-#define BUS_ERROR_REGISTRY_UNAUTHORIZED "org.bpfhub.Error.RegistryUnauthorized"
-#define BUS_ERROR_DIGEST_MISMATCH      "org.bpfhub.Error.DigestMismatch"
-#define BUS_ERROR_SIGNATURE_REQUIRED   "org.bpfhub.Error.SignatureRequired"
-#define BUS_ERROR_LIMITS_EXCEEDED      "org.bpfhub.Error.LimitsExceeded"
-#define BUS_ERROR_SHUTTING_DOWN        "org.bpfhub.Error.ShuttingDown"
+#include "errors.h"
 
 /* errno ↔ error name mapping, registered once per process. */
 extern const sd_bus_error_map bpfhub_bus_error_map[];

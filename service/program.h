@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "kernel-features.h"
+#include "macro.h"
+
+/* Load-time program types, as the CLI and D-Bus API name them. */
+typedef enum ProgramType {
+        PROGRAM_XDP,
+        PROGRAM_TC,
+        PROGRAM_TCX,
+        PROGRAM_TRACEPOINT,
+        PROGRAM_KPROBE,
+        PROGRAM_UPROBE,
+        PROGRAM_FENTRY,
+        PROGRAM_FEXIT,
+        PROGRAM_CGROUP,         /* cgroup_skb/sock/sock_addr/...: the kernel type comes from SEC() */
+        _PROGRAM_TYPE_MAX,
+        _PROGRAM_TYPE_INVALID = -EINVAL,
+} ProgramType;
+
+const char *program_type_to_string(ProgramType t) _const_;
+ProgramType program_type_from_string(const char *s) _pure_;
+/* The KernelFeatures entry a type needs ("xdp", "tcx", "tracing", ...). */
+const char *program_type_feature(ProgramType t) _const_;
+
+#define LOAD_PROGRAMS_MAX 64
+#define GLOBAL_SIZE_MAX 4096
+
+typedef struct ProgramSpec {
+        char *name;             /* function name in the object */
+        ProgramType type;
+        char *attach_func;      /* fentry/fexit target; NULL: from SEC() */
+} ProgramSpec;
+
+typedef struct GlobalValue {
+        char *name;
+        uint8_t *bytes;
+        size_t size;
+} GlobalValue;
+
+typedef struct LoadRequest {
+        char *path;             /* absolute path of the ELF object */
+        ProgramSpec *programs;
+        size_t n_programs;
+        GlobalValue *globals;
+        size_t n_globals;
+        char **metadata;        /* "key=value" */
+        char *group;            /* application name; NULL: none */
+        uint32_t map_owner_id;  /* 0: this load owns its maps */
+} LoadRequest;
+
+void load_request_done(LoadRequest *req);
+
+/* Parses "NAME=HEX" (hex digits, optional 0x). */
+int global_value_parse(const char *s, GlobalValue *ret);
+void global_value_done(GlobalValue *g);
+
+/* What bpfhub remembers of a loaded program (the record in the state dir). */
+typedef struct Program {
+        uint32_t id;            /* kernel program id */
+        char *name;
+        ProgramType type;
+        char *path;
+        char *group;
+        uint32_t group_id;      /* id of the group's first program */
+        uint32_t map_owner_id;  /* whose pinned maps it uses (itself for an owner) */
+        char *attach_func;
+        char **metadata;
+        char **globals;         /* "NAME=hex" as given */
+        uint64_t loaded_usec;   /* CLOCK_REALTIME */
+} Program;
+
+Program *program_free(Program *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Program *, program_free);
+
+int program_to_json(const Program *p, json_object **ret);
+int program_from_json(json_object *j, Program **ret);
+
+/* Where things are pinned below the bpffs root. */
+char *program_pin_path(const char *bpffs_root, uint32_t id);
+char *map_pin_dir(const char *bpffs_root, uint32_t owner_id);
+
+typedef struct LoadError {
+        int error;              /* negative errno */
+        char message[512];      /* for the caller: what exactly went wrong */
+        const char *bus_error;  /* org.bpfhub.Error.* name or NULL */
+} LoadError;
+
+/* Loads the programs of req from one object, as one group sharing maps and
+ * globals, pins them (and the object's maps) below bpffs_root and returns
+ * the Program descriptions, in request order. On failure nothing is left
+ * pinned or loaded and *err says why. Does not write records. */
+int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadRequest *req,
+                 Program ***ret, size_t *ret_n, LoadError *err);
+
+/* Unpins the program; the kernel frees it when its last link goes. */
+int program_unpin(const char *bpffs_root, uint32_t id);
+
+/* Opens the pinned program, verifying it still is kernel program "id". */
+int program_open_pinned(const char *bpffs_root, uint32_t id);
+
+/* Kernel state of a program fd, as JSON: name, type, tag, gpl,
+ * loadedAtUSec, mapIds, btfId, translatedBytes, jitedBytes, memlockBytes,
+ * verifiedInstructions, createdByUid. */
+int program_kernel_info(int fd, json_object **ret);
+int program_kernel_info_by_id(uint32_t id, json_object **ret);
