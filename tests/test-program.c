@@ -246,6 +246,8 @@ static void test_map_sharing(void) {
         }
 
         load_request_done(&req);
+        programs_free(sharer, n2);
+        sharer = NULL;
         /* A map owner that does not exist. */
         request_init(&req, "test-globals", "globals_xdp", PROGRAM_XDP);
         req.map_owner_id = 999999;
