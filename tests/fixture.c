@@ -570,6 +570,17 @@ bool netns_fixture_start(NetnsFixture *n, const char *tag) {
         }
         n->host_ifindex = (int) if_nametoindex(n->host_if);
         g_assert_cmpint(n->host_ifindex, >, 0);
+
+        /* Traffic sent before the pair has carrier is lost: wait for it. */
+        {
+                g_autofree char *operstate = g_strdup_printf("/sys/class/net/%s/operstate", n->host_if);
+                for (int i = 0; i < 300; i++) {
+                        g_autofree char *state = NULL;
+                        if (g_file_get_contents(operstate, &state, NULL, NULL) && g_str_has_prefix(state, "up"))
+                                break;
+                        g_usleep(10000);
+                }
+        }
         return true;
 }
 

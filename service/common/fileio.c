@@ -43,8 +43,8 @@ fail:
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated;
         struct stat st;
-        size_t n = 0;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -53,15 +53,31 @@ int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_si
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        if ((uint64_t) st.st_size > max_size)
-                return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
+        /* Pseudo files report no useful size (tracefs 0, sysfs 4096): the
+         * read loop below enforces max_size on what is really there. */
+        allocated = MIN(max_size, st.st_size > 0 ? (size_t) st.st_size : (size_t) 4096) + 1;
+        buf = malloc(allocated);
         if (!buf)
                 return -ENOMEM;
-        while (n < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t) st.st_size - n);
-                if (k < 0)
+        for (;;) {
+                ssize_t k;
+
+                if (n + 1 >= allocated) {
+                        char *b;
+                        if (n >= max_size)
+                                return -EFBIG;
+                        allocated = MIN(allocated * 2, max_size + 1);
+                        b = realloc(buf, allocated);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                k = read(fd, buf + n, allocated - 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
                         return -errno;
+                }
                 if (k == 0)
                         break;
                 n += (size_t) k;

@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <linux/perf_event.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+
+#include "errors.h"
+#include "fileio.h"
+#include "link.h"
+#include "log.h"
+#include "time-util.h"
+
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS 47
+#endif
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+
+static const char *const link_kind_names[_LINK_KIND_MAX] = {
+        [LINK_XDP] = "xdp",           [LINK_TC] = "tc",
+        [LINK_TCX] = "tcx",           [LINK_TRACEPOINT] = "tracepoint",
+        [LINK_KPROBE] = "kprobe",     [LINK_KRETPROBE] = "kretprobe",
+        [LINK_UPROBE] = "uprobe",     [LINK_URETPROBE] = "uretprobe",
+        [LINK_FENTRY] = "fentry",     [LINK_FEXIT] = "fexit",
+        [LINK_CGROUP] = "cgroup",
+};
+
+const char *link_kind_to_string(LinkKind k) {
+        return k >= 0 && k < _LINK_KIND_MAX ? link_kind_names[k] : NULL;
+}
+
+LinkKind link_kind_from_string(const char *s) {
+        for (int i = 0; s && i < _LINK_KIND_MAX; i++)
+                if (streq(link_kind_names[i], s))
+                        return (LinkKind) i;
+        return _LINK_KIND_INVALID;
+}
+
+bool link_kind_accepts(LinkKind k, ProgramType t) {
+        switch (k) {
+        case LINK_XDP:        return t == PROGRAM_XDP;
+        case LINK_TC:         return t == PROGRAM_TC || t == PROGRAM_TCX;
+        case LINK_TCX:        return t == PROGRAM_TCX || t == PROGRAM_TC;
+        case LINK_TRACEPOINT: return t == PROGRAM_TRACEPOINT;
+        case LINK_KPROBE:
+        case LINK_KRETPROBE:  return t == PROGRAM_KPROBE;
+        case LINK_UPROBE:
+        case LINK_URETPROBE:  return t == PROGRAM_UPROBE;
+        case LINK_FENTRY:     return t == PROGRAM_FENTRY;
+        case LINK_FEXIT:      return t == PROGRAM_FEXIT;
+        case LINK_CGROUP:     return t == PROGRAM_CGROUP;
+        default:              return false;
+        }
+}
+
+static const struct {
+        const char *name;
+        enum bpf_attach_type type;
+} cgroup_attach_types[] = {
+        { "ingress", BPF_CGROUP_INET_INGRESS },        { "egress", BPF_CGROUP_INET_EGRESS },
+        { "sock_create", BPF_CGROUP_INET_SOCK_CREATE }, { "sock_release", BPF_CGROUP_INET_SOCK_RELEASE },
+        { "connect4", BPF_CGROUP_INET4_CONNECT },      { "connect6", BPF_CGROUP_INET6_CONNECT },
+        { "bind4", BPF_CGROUP_INET4_BIND },            { "bind6", BPF_CGROUP_INET6_BIND },
+        { "post_bind4", BPF_CGROUP_INET4_POST_BIND },  { "post_bind6", BPF_CGROUP_INET6_POST_BIND },
+        { "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },       { "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+        { "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },       { "recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+        { "getpeername4", BPF_CGROUP_INET4_GETPEERNAME }, { "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
+        { "getsockname4", BPF_CGROUP_INET4_GETSOCKNAME }, { "getsockname6", BPF_CGROUP_INET6_GETSOCKNAME },
+        { "getsockopt", BPF_CGROUP_GETSOCKOPT },       { "setsockopt", BPF_CGROUP_SETSOCKOPT },
+        { "sysctl", BPF_CGROUP_SYSCTL },               { "device", BPF_CGROUP_DEVICE },
+        { "sock_ops", BPF_CGROUP_SOCK_OPS },
+};
+
+int cgroup_attach_type_from_string(const char *s) {
+        for (size_t i = 0; s && i < ELEMENTSOF(cgroup_attach_types); i++)
+                if (streq(cgroup_attach_types[i].name, s))
+                        return (int) cgroup_attach_types[i].type;
+        return -EINVAL;
+}
+
+Link *link_free(Link *l) {
+        if (!l)
+                return NULL;
+        free(l->iface);
+        free(l->netns);
+        free(l->direction);
+        strv_free(l->proceed_on);
+        free(l->mode);
+        free(l->tracepoint);
+        free(l->function);
+        free(l->target);
+        free(l->cgroup);
+        free(l->attach_type);
+        free(l->mode_used);
+        return mfree(l);
+}
+
+char *link_pin_path(const char *bpffs_root, uint32_t id) {
+        char *p;
+        return asprintf(&p, "%s/links/%" PRIu32, bpffs_root, id) < 0 ? NULL : p;
+}
+
+_printf_(4, 5)
+static int attach_fail(AttachError *err, int error, const char *bus_error, const char *fmt, ...) {
+        va_list ap;
+
+        err->error = -abs(error);
+        err->bus_error = bus_error;
+        errno = abs(error);
+        va_start(ap, fmt);
+        (void) vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+        return err->error;
+}
+
+static bool is_direction(const char *d) {
+        return d && (streq(d, "ingress") || streq(d, "egress"));
+}
+
+static bool valid_name(const char *s, size_t max) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > max)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, AttachError *err) {
+        static const char *const feature[_LINK_KIND_MAX] = {
+                [LINK_XDP] = "xdp", [LINK_TC] = "sched_cls", [LINK_TCX] = "tcx",
+                [LINK_TRACEPOINT] = "tracepoint", [LINK_KPROBE] = "kprobe", [LINK_KRETPROBE] = "kprobe",
+                [LINK_UPROBE] = "uprobe", [LINK_URETPROBE] = "uprobe", [LINK_FENTRY] = "tracing",
+                [LINK_FEXIT] = "tracing", [LINK_CGROUP] = "bpf_link",
+        };
+        const KernelFeature *f;
+
+        *err = (AttachError) {};
+        if (l->kind < 0 || l->kind >= _LINK_KIND_MAX)
+                return attach_fail(err, EINVAL, NULL, "Unknown attach kind.");
+        if (!link_kind_accepts(l->kind, program_type))
+                return attach_fail(err, EINVAL, NULL, "A %s program cannot be attached as %s.",
+                                   program_type_to_string(program_type), link_kind_to_string(l->kind));
+        f = kernel_features_find(kf, feature[l->kind]);
+        if (f && !f->supported)
+                return attach_fail(err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                                   "This kernel cannot attach %s programs: %s (kernel feature '%s').",
+                                   link_kind_to_string(l->kind), f->detail, f->name);
+
+        switch (l->kind) {
+        case LINK_XDP:
+        case LINK_TC:
+        case LINK_TCX:
+                if (!valid_name(l->iface, IFNAMSIZ - 1))
+                        return attach_fail(err, EINVAL, NULL, "An interface name is required (at most %d characters).", IFNAMSIZ - 1);
+                if (l->priority < PRIORITY_MIN || l->priority > PRIORITY_MAX)
+                        return attach_fail(err, EINVAL, NULL, "Priority must be between %d and %d.", PRIORITY_MIN, PRIORITY_MAX);
+                if (l->kind != LINK_XDP && !is_direction(l->direction))
+                        return attach_fail(err, EINVAL, NULL, "Direction must be 'ingress' or 'egress'.");
+                if (l->kind == LINK_XDP && l->mode && !streq(l->mode, "native") && !streq(l->mode, "generic"))
+                        return attach_fail(err, EINVAL, NULL, "XDP mode must be 'native' or 'generic'.");
+                if (l->netns && (l->netns[0] != '/' || strlen(l->netns) > 4096))
+                        return attach_fail(err, EINVAL, NULL, "The network namespace must be an absolute path such as /run/netns/NAME.");
+                break;
+        case LINK_TRACEPOINT: {
+                const char *slash = l->tracepoint ? strchr(l->tracepoint, '/') : NULL;
+                if (!valid_name(l->tracepoint, 256) || !slash || slash == l->tracepoint || !slash[1] ||
+                    strchr(slash + 1, '/') || strstr(l->tracepoint, ".."))
+                        return attach_fail(err, EINVAL, NULL, "The tracepoint must be GROUP/NAME, e.g. syscalls/sys_enter_openat.");
+                break;
+        }
+        case LINK_KPROBE:
+        case LINK_KRETPROBE:
+        case LINK_FENTRY:
+        case LINK_FEXIT:
+                if (!valid_name(l->function, 256) && !(l->kind == LINK_FENTRY || l->kind == LINK_FEXIT))
+                        return attach_fail(err, EINVAL, NULL, "A kernel function name is required.");
+                break;
+        case LINK_UPROBE:
+        case LINK_URETPROBE:
+                if (!valid_name(l->target, 4096))
+                        return attach_fail(err, EINVAL, NULL, "A target binary or library is required.");
+                if (!l->function && l->offset == 0)
+                        return attach_fail(err, EINVAL, NULL, "A function name or an offset is required.");
+                if (l->function && !valid_name(l->function, 256))
+                        return attach_fail(err, EINVAL, NULL, "Invalid function name.");
+                if (l->pid < 0)
+                        return attach_fail(err, EINVAL, NULL, "Invalid pid.");
+                break;
+        case LINK_CGROUP:
+                if (!valid_name(l->cgroup, 4096) || strstr(l->cgroup, ".."))
+                        return attach_fail(err, EINVAL, NULL, "A cgroup path is required (without '..').");
+                if (cgroup_attach_type_from_string(l->attach_type) < 0)
+                        return attach_fail(err, EINVAL, NULL, "Unknown cgroup attach type '%s'.", strempty(l->attach_type));
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+/* Runs fn inside the network namespace at "path" (or here when NULL). */
+static int in_netns(const char *path, int (*fn)(void *userdata), void *userdata) {
+        _cleanup_close_ int self = -EBADF, target = -EBADF;
+        int r;
+
+        if (!path)
+                return fn(userdata);
+        self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        target = open(path, O_RDONLY | O_CLOEXEC);
+        if (self < 0 || target < 0)
+                return -errno;
+        if (setns(target, CLONE_NEWNET) < 0)
+                return -errno;
+        r = fn(userdata);
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort(); /* stuck in a foreign namespace: nothing sane is left to do */
+        return r;
+}
+
+static int link_kernel_id(int fd, uint32_t *ret) {
+        struct bpf_link_info info = {};
+        uint32_t len = sizeof info;
+
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+                return -errno;
+        *ret = info.id;
+        return 0;
+}
+
+typedef struct AttachCtx {
+        const char *bpffs_root;
+        Link *link;
+        int prog_fd;
+        AttachError *err;
+        int link_fd;            /* out: the new kernel link */
+} AttachCtx;
+
+static int resolve_ifindex(AttachCtx *c) {
+        c->link->ifindex = (int) if_nametoindex(c->link->iface);
+        if (c->link->ifindex <= 0)
+                return attach_fail(c->err, ENODEV, NULL, "No interface '%s'%s%s.", c->link->iface,
+                                   c->link->netns ? " in network namespace " : "", strempty(c->link->netns));
+        return 0;
+}
+
+static int attach_xdp_in_ns(void *userdata) {
+        AttachCtx *c = userdata;
+        Link *l = c->link;
+        const char *modes[2] = { "native", "generic" };
+        size_t first = l->mode && streq(l->mode, "generic") ? 1 : 0;
+        size_t last = l->mode ? first : 1;    /* no mode given: native, else generic */
+        int r;
+
+        r = resolve_ifindex(c);
+        if (r < 0)
+                return r;
+        for (size_t i = first; i <= last; i++) {
+                LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = i == 0 ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+
+                c->link_fd = bpf_link_create(c->prog_fd, l->ifindex, BPF_XDP, &opts);
+                if (c->link_fd >= 0) {
+                        l->mode_used = strdup(modes[i]);
+                        return l->mode_used ? 0 : -ENOMEM;
+                }
+                if (errno == EBUSY || errno == EEXIST)
+                        return attach_fail(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
+                                           "Interface %s already has an XDP program; this kernel cannot share "
+                                           "the XDP hook (no freplace for libxdp's dispatcher), so it takes one "
+                                           "program at a time.", l->iface);
+                if (errno != EOPNOTSUPP && errno != EINVAL)
+                        break;
+        }
+        return attach_fail(c->err, errno, NULL, "Cannot attach XDP to %s (%s mode): %m", l->iface,
+                           l->mode ?: "native or generic");
+}
+
+static int attach_tcx_in_ns(void *userdata) {
+        AttachCtx *c = userdata;
+        Link *l = c->link;
+        int r;
+
+        r = resolve_ifindex(c);
+        if (r < 0)
+                return r;
+        c->link_fd = bpf_link_create(c->prog_fd, l->ifindex,
+                                     (enum bpf_attach_type) (streq(l->direction, "ingress") ? BPF_TCX_INGRESS : BPF_TCX_EGRESS),
+                                     NULL);
+        if (c->link_fd < 0)
+                return attach_fail(c->err, errno, NULL, "Cannot attach TCX %s on %s: %m", l->direction, l->iface);
+        return 0;
+}
+
+static int attach_tc_in_ns(void *userdata) {
+        AttachCtx *c = userdata;
+        Link *l = c->link;
+        int r;
+
+        r = resolve_ifindex(c);
+        if (r < 0)
+                return r;
+
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->ifindex,
+                    .attach_point = streq(l->direction, "ingress") ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+        /* tc priorities: lower runs first, like ours; keep clear of 0 (auto). */
+        LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = c->prog_fd, .priority = (uint32_t) l->priority);
+
+        r = bpf_tc_hook_create(&hook);
+        if (r < 0 && r != -EEXIST)
+                return attach_fail(c->err, r, NULL, "Cannot add the clsact qdisc to %s: %s", l->iface, strerror(-r));
+        l->tc_created_clsact = r == 0;
+
+        r = bpf_tc_attach(&hook, &opts);
+        if (r < 0) {
+                if (l->tc_created_clsact) {
+                        hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+                        (void) bpf_tc_hook_destroy(&hook);
+                }
+                if (r == -EEXIST)
+                        return attach_fail(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
+                                           "Interface %s already has a tc %s filter at priority %d.", l->iface,
+                                           l->direction, l->priority);
+                return attach_fail(c->err, r, NULL, "Cannot attach tc %s filter on %s: %s", l->direction, l->iface,
+                                   strerror(-r));
+        }
+        l->tc_handle = opts.handle;
+        l->tc_priority = opts.priority;
+        return 0;
+}
+
+/* tracefs for tracepoint ids: the usual places, or a private mount. */
+static int find_tracefs(char **ret) {
+        static const char *const candidates[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+        struct statfs sfs;
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++)
+                if (statfs(candidates[i], &sfs) == 0 && sfs.f_type == TRACEFS_MAGIC) {
+                        *ret = strdup(candidates[i]);
+                        return *ret ? 0 : -ENOMEM;
+                }
+
+        /* Not mounted on this host: mount it where only we see it. */
+        if (unshare(CLONE_NEWNS) < 0)
+                return -errno;
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+        if (mount("tracefs", candidates[0], "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return -errno;
+        *ret = strdup(candidates[0]);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int perf_event_open_fd(struct perf_event_attr *attr, pid_t pid) {
+        int fd = (int) syscall(SYS_perf_event_open, attr, pid > 0 ? pid : -1, pid > 0 ? -1 : 0, -1,
+                               PERF_FLAG_FD_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+static int link_perf_event(AttachCtx *c, int pfd, const char *what) {
+        c->link_fd = bpf_link_create(c->prog_fd, pfd, BPF_PERF_EVENT, NULL);
+        (void) close(pfd); /* the link holds the event */
+        if (c->link_fd < 0)
+                return attach_fail(c->err, errno, NULL, "Cannot attach to %s: %m", what);
+        return 0;
+}
+
+static int attach_tracepoint(AttachCtx *c) {
+        _cleanup_free_ char *tracefs = NULL, *id_path = NULL, *id_text = NULL;
+        struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof attr };
+        int r, pfd;
+
+        r = find_tracefs(&tracefs);
+        if (r < 0)
+                return attach_fail(c->err, r, NULL, "No tracefs, and mounting one failed: %s", strerror(-r));
+        id_path = strjoin(tracefs, "/events/", c->link->tracepoint, "/id");
+        if (!id_path)
+                return -ENOMEM;
+        r = read_full_file(id_path, 64, &id_text, NULL);
+        if (r < 0)
+                return attach_fail(c->err, r == -ENOENT ? ENOENT : -r, NULL, "No tracepoint %s (%s): %s",
+                                   c->link->tracepoint, id_path, strerror(-r));
+        attr.config = strtoull(id_text, NULL, 10);
+        pfd = perf_event_open_fd(&attr, -1);
+        if (pfd < 0)
+                return attach_fail(c->err, pfd, NULL, "perf_event_open for tracepoint %s: %s", c->link->tracepoint,
+                                   strerror(-pfd));
+        return link_perf_event(c, pfd, c->link->tracepoint);
+}
+
+/* The PMU type and the bit that makes a probe a return probe. */
+static int probe_pmu(const char *pmu, uint32_t *ret_type, int *ret_retprobe_bit) {
+        _cleanup_free_ char *type_path = NULL, *bit_path = NULL, *type = NULL, *bit = NULL;
+        int r;
+
+        if (asprintf(&type_path, "/sys/bus/event_source/devices/%s/type", pmu) < 0 ||
+            asprintf(&bit_path, "/sys/bus/event_source/devices/%s/format/retprobe", pmu) < 0)
+                return -ENOMEM;
+        r = read_full_file(type_path, 64, &type, NULL);
+        if (r < 0)
+                return r;
+        *ret_type = (uint32_t) strtoul(type, NULL, 10);
+        *ret_retprobe_bit = 0;
+        if (read_full_file(bit_path, 64, &bit, NULL) >= 0 && startswith(bit, "config:"))
+                *ret_retprobe_bit = atoi(bit + strlen("config:"));
+        return 0;
+}
+
+static int attach_kprobe(AttachCtx *c) {
+        struct perf_event_attr attr = { .size = sizeof attr };
+        bool ret = c->link->kind == LINK_KRETPROBE;
+        int bit, r, pfd;
+
+        r = probe_pmu("kprobe", &attr.type, &bit);
+        if (r < 0)
+                return attach_fail(c->err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                                   "This kernel has no kprobe PMU (CONFIG_KPROBES): %s", strerror(-r));
+        attr.config = ret ? 1ULL << bit : 0;
+        attr.config1 = (uint64_t) (uintptr_t) c->link->function;
+        attr.config2 = c->link->offset;
+        pfd = perf_event_open_fd(&attr, -1);
+        if (pfd < 0)
+                return attach_fail(c->err, pfd, NULL, "Cannot probe kernel function %s: %s", c->link->function,
+                                   strerror(-pfd));
+        return link_perf_event(c, pfd, c->link->function);
+}
+
+/* A library name like "libc" becomes the first lib<name>.so* found in the
+ * usual directories; paths are taken as they are. */
+static int resolve_target(const char *target, char **ret) {
+        static const char *const dirs[] = {
+                "/lib/" MULTIARCH_TRIPLET, "/usr/lib/" MULTIARCH_TRIPLET, "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+        };
+
+        if (target[0] == '/') {
+                if (access(target, R_OK) < 0)
+                        return -errno;
+                *ret = strdup(target);
+                return *ret ? 0 : -ENOMEM;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *prefix = NULL;
+                struct dirent *de;
+                DIR *d = opendir(dirs[i]);
+
+                if (!d)
+                        continue;
+                prefix = strjoin(startswith(target, "lib") ? "" : "lib", target, ".so");
+                if (!prefix) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                while ((de = readdir(d))) {
+                        if (!startswith(de->d_name, prefix))
+                                continue;
+                        *ret = strjoin(dirs[i], "/", de->d_name);
+                        closedir(d);
+                        return *ret ? 0 : -ENOMEM;
+                }
+                closedir(d);
+        }
+        return -ENOENT;
+}
+
+/* File offset of a function symbol, for the uprobe PMU. */
+static int elf_function_offset(const char *path, const char *function, uint64_t *ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        Elf *elf;
+        Elf_Scn *scn = NULL;
+        int r = -ENOENT;
+        uint64_t vaddr = 0;
+        bool found = false;
+
+        if (fd < 0)
+                return -errno;
+        (void) elf_version(EV_CURRENT);
+        elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+        if (!elf)
+                return -EBADMSG;
+
+        while (!found && (scn = elf_nextscn(elf, scn))) {
+                GElf_Shdr sh;
+                Elf_Data *data;
+
+                if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+                        continue;
+                data = elf_getdata(scn, NULL);
+                for (size_t i = 0; data && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+                        GElf_Sym sym;
+                        const char *name;
+
+                        if (!gelf_getsym(data, (int) i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+                            sym.st_value == 0)
+                                continue;
+                        name = elf_strptr(elf, sh.sh_link, sym.st_name);
+                        if (name && streq(name, function)) {
+                                vaddr = sym.st_value;
+                                found = true;
+                                break;
+                        }
+                }
+        }
+
+        if (found) {
+                size_t n;
+                /* Virtual address → file offset through the segment holding it. */
+                if (elf_getphdrnum(elf, &n) == 0)
+                        for (size_t i = 0; i < n; i++) {
+                                GElf_Phdr ph;
+                                if (gelf_getphdr(elf, (int) i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+                                    vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_memsz) {
+                                        *ret = vaddr - ph.p_vaddr + ph.p_offset;
+                                        r = 0;
+                                        break;
+                                }
+                        }
+        }
+        elf_end(elf);
+        return r;
+}
+
+static int attach_uprobe(AttachCtx *c) {
+        _cleanup_free_ char *path = NULL;
+        struct perf_event_attr attr = { .size = sizeof attr };
+        bool ret = c->link->kind == LINK_URETPROBE;
+        uint64_t offset = c->link->offset;
+        int bit, r, pfd;
+
+        r = probe_pmu("uprobe", &attr.type, &bit);
+        if (r < 0)
+                return attach_fail(c->err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                                   "This kernel has no uprobe PMU (CONFIG_UPROBES): %s", strerror(-r));
+        r = resolve_target(c->link->target, &path);
+        if (r < 0)
+                return attach_fail(c->err, r, NULL, "Cannot find uprobe target '%s': %s", c->link->target, strerror(-r));
+        if (c->link->function) {
+                uint64_t fn = 0;
+                r = elf_function_offset(path, c->link->function, &fn);
+                if (r < 0)
+                        return attach_fail(c->err, r, NULL, "No function '%s' in %s: %s", c->link->function, path,
+                                           strerror(-r));
+                offset += fn;
+        }
+        attr.config = ret ? 1ULL << bit : 0;
+        attr.config1 = (uint64_t) (uintptr_t) path;
+        attr.config2 = offset;
+        pfd = perf_event_open_fd(&attr, c->link->pid);
+        if (pfd < 0)
+                return attach_fail(c->err, pfd, NULL, "Cannot probe %s in %s: %s", strna(c->link->function), path,
+                                   strerror(-pfd));
+        return link_perf_event(c, pfd, path);
+}
+
+static int attach_tracing(AttachCtx *c) {
+        c->link_fd = bpf_link_create(c->prog_fd, 0, c->link->kind == LINK_FENTRY ? BPF_TRACE_FENTRY : BPF_TRACE_FEXIT, NULL);
+        if (c->link_fd < 0)
+                return attach_fail(c->err, errno, NULL, "Cannot attach %s: %m", link_kind_to_string(c->link->kind));
+        return 0;
+}
+
+static const char *cgroup2_root(void) {
+        return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+}
+
+static int attach_cgroup(AttachCtx *c) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int cg = -EBADF;
+        const char *root = cgroup2_root();
+
+        path = startswith(c->link->cgroup, root) ? strdup(c->link->cgroup) : strjoin(root, "/", c->link->cgroup);
+        if (!path)
+                return -ENOMEM;
+        cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cg < 0)
+                return attach_fail(c->err, errno, NULL, "No cgroup %s: %m", path);
+        c->link_fd = bpf_link_create(c->prog_fd, cg, (enum bpf_attach_type) cgroup_attach_type_from_string(c->link->attach_type), NULL);
+        if (c->link_fd < 0)
+                return attach_fail(c->err, errno, NULL, "Cannot attach to cgroup %s as %s: %m", path, c->link->attach_type);
+        return 0;
+}
+
+int link_attach(const char *bpffs_root, Link *l, AttachError *err) {
+        _cleanup_free_ char *pin = NULL, *links_dir = NULL;
+        _cleanup_close_ int prog_fd = -EBADF;
+        AttachCtx c = { .bpffs_root = bpffs_root, .link = l, .err = err, .link_fd = -EBADF };
+        int r;
+
+        *err = (AttachError) {};
+        prog_fd = program_open_pinned(bpffs_root, l->program_id);
+        if (prog_fd < 0)
+                return attach_fail(err, ENOENT, BUS_ERROR_NO_SUCH_PROGRAM, "Program %" PRIu32 " is not loaded.", l->program_id);
+        c.prog_fd = prog_fd;
+
+        switch (l->kind) {
+        case LINK_XDP:        r = in_netns(l->netns, attach_xdp_in_ns, &c); break;
+        case LINK_TCX:        r = in_netns(l->netns, attach_tcx_in_ns, &c); break;
+        case LINK_TC:         r = in_netns(l->netns, attach_tc_in_ns, &c); break;
+        case LINK_TRACEPOINT: r = attach_tracepoint(&c); break;
+        case LINK_KPROBE:
+        case LINK_KRETPROBE:  r = attach_kprobe(&c); break;
+        case LINK_UPROBE:
+        case LINK_URETPROBE:  r = attach_uprobe(&c); break;
+        case LINK_FENTRY:
+        case LINK_FEXIT:      r = attach_tracing(&c); break;
+        case LINK_CGROUP:     r = attach_cgroup(&c); break;
+        default:              r = attach_fail(err, EINVAL, NULL, "Unknown attach kind.");
+        }
+        if (r < 0) {
+                if (err->error == 0)
+                        (void) attach_fail(err, r, NULL, "Attaching failed: %s", strerror(-r));
+                return err->error;
+        }
+
+        l->attached_usec = now_usec(CLOCK_REALTIME);
+        if (l->kind == LINK_TC)
+                return 0; /* tc filters live on without a pin */
+
+        links_dir = strjoin(bpffs_root, "/links");
+        pin = link_pin_path(bpffs_root, l->id);
+        if (!links_dir || !pin) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = mkdir_parents(links_dir, 0700);
+        if (r < 0)
+                goto fail;
+        if (bpf_obj_pin(c.link_fd, pin) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        (void) link_kernel_id(c.link_fd, &l->kernel_link_id);
+        (void) close(c.link_fd);
+        return 0;
+
+fail:
+        /* Closing the only reference detaches it again. */
+        (void) close(c.link_fd);
+        return attach_fail(err, r, NULL, "Cannot pin the new link: %s", strerror(-r));
+}
+
+static int detach_tc_in_ns(void *userdata) {
+        const Link *l = userdata;
+        int ifindex = (int) if_nametoindex(l->iface);
+        int r;
+
+        if (ifindex <= 0)
+                return 0; /* the interface and its filters are gone */
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+                    .attach_point = streq(l->direction, "ingress") ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = l->tc_handle, .priority = l->tc_priority);
+        r = bpf_tc_detach(&hook, &opts);
+        return r == -ENOENT ? 0 : r;
+}
+
+int link_detach(const char *bpffs_root, const Link *l) {
+        _cleanup_free_ char *pin = NULL;
+
+        if (l->kind == LINK_TC)
+                return l->tc_handle ? in_netns(l->netns, detach_tc_in_ns, (void *) l) : 0;
+        pin = link_pin_path(bpffs_root, l->id);
+        if (!pin)
+                return -ENOMEM;
+        if (unlink(pin) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+typedef struct TcQuery {
+        const Link *link;
+        bool exists;
+} TcQuery;
+
+static int query_tc_in_ns(void *userdata) {
+        TcQuery *q = userdata;
+        const Link *l = q->link;
+        int ifindex = (int) if_nametoindex(l->iface);
+
+        if (ifindex <= 0 || ifindex != l->ifindex)
+                return 0;
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+                    .attach_point = streq(l->direction, "ingress") ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = l->tc_handle, .priority = l->tc_priority);
+        q->exists = bpf_tc_query(&hook, &opts) == 0 && opts.prog_id == l->program_id;
+        return 0;
+}
+
+bool link_exists(const char *bpffs_root, const Link *l) {
+        _cleanup_free_ char *pin = NULL;
+
+        if (l->kind == LINK_TC) {
+                TcQuery q = { .link = l };
+                return l->tc_handle && in_netns(l->netns, query_tc_in_ns, &q) >= 0 && q.exists;
+        }
+        pin = link_pin_path(bpffs_root, l->id);
+        return pin && access(pin, F_OK) == 0;
+}
+
+/* Records. */
+
+static void add_str(json_object *j, const char *key, const char *value) {
+        json_object_object_add(j, key, value ? json_object_new_string(value) : NULL);
+}
+
+int link_to_json(const Link *l, json_object **ret) {
+        json_object *j = json_object_new_object(), *po = json_object_new_array();
+
+        if (!j || !po) {
+                json_object_put(j);
+                json_object_put(po);
+                return -ENOMEM;
+        }
+        json_object_object_add(j, "id", json_object_new_uint64(l->id));
+        json_object_object_add(j, "programId", json_object_new_uint64(l->program_id));
+        add_str(j, "kind", link_kind_to_string(l->kind));
+        json_object_object_add(j, "complete", json_object_new_boolean(l->complete));
+        add_str(j, "interface", l->iface);
+        add_str(j, "netns", l->netns);
+        add_str(j, "direction", l->direction);
+        json_object_object_add(j, "priority", json_object_new_int(l->priority));
+        STRV_FOREACH(s, l->proceed_on)
+                json_object_array_add(po, json_object_new_string(*s));
+        json_object_object_add(j, "proceedOn", po);
+        add_str(j, "mode", l->mode);
+        add_str(j, "tracepoint", l->tracepoint);
+        add_str(j, "function", l->function);
+        json_object_object_add(j, "offset", json_object_new_uint64(l->offset));
+        add_str(j, "target", l->target);
+        json_object_object_add(j, "pid", json_object_new_int(l->pid));
+        add_str(j, "cgroup", l->cgroup);
+        add_str(j, "attachType", l->attach_type);
+        json_object_object_add(j, "ifindex", json_object_new_int(l->ifindex));
+        add_str(j, "modeUsed", l->mode_used);
+        json_object_object_add(j, "kernelLinkId", json_object_new_uint64(l->kernel_link_id));
+        json_object_object_add(j, "tcHandle", json_object_new_uint64(l->tc_handle));
+        json_object_object_add(j, "tcPriority", json_object_new_uint64(l->tc_priority));
+        json_object_object_add(j, "tcCreatedClsact", json_object_new_boolean(l->tc_created_clsact));
+        json_object_object_add(j, "attachedUSec", json_object_new_uint64(l->attached_usec));
+        *ret = j;
+        return 0;
+}
+
+static int get_str(json_object *j, const char *key, char **ret) {
+        json_object *v;
+
+        *ret = NULL;
+        if (!json_object_object_get_ex(j, key, &v) || !v)
+                return 0;
+        if (!json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        *ret = strdup(json_object_get_string(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static uint64_t get_u64(json_object *j, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(j, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_uint64(v) : 0;
+}
+
+int link_from_json(json_object *j, Link **ret) {
+        _cleanup_(link_freep) Link *l = calloc(1, sizeof(Link));
+        _cleanup_free_ char *kind = NULL;
+        json_object *v;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        if ((r = get_str(j, "kind", &kind)) < 0 || (r = get_str(j, "interface", &l->iface)) < 0 ||
+            (r = get_str(j, "netns", &l->netns)) < 0 || (r = get_str(j, "direction", &l->direction)) < 0 ||
+            (r = get_str(j, "mode", &l->mode)) < 0 || (r = get_str(j, "tracepoint", &l->tracepoint)) < 0 ||
+            (r = get_str(j, "function", &l->function)) < 0 || (r = get_str(j, "target", &l->target)) < 0 ||
+            (r = get_str(j, "cgroup", &l->cgroup)) < 0 || (r = get_str(j, "attachType", &l->attach_type)) < 0 ||
+            (r = get_str(j, "modeUsed", &l->mode_used)) < 0)
+                return r;
+        l->kind = link_kind_from_string(kind);
+        l->id = (uint32_t) get_u64(j, "id");
+        l->program_id = (uint32_t) get_u64(j, "programId");
+        if (l->kind < 0 || l->id == 0 || l->program_id == 0)
+                return -EBADMSG;
+        l->complete = json_object_object_get_ex(j, "complete", &v) && json_object_get_boolean(v);
+        l->priority = (int32_t) get_u64(j, "priority");
+        l->offset = get_u64(j, "offset");
+        l->pid = (int32_t) get_u64(j, "pid");
+        l->ifindex = (int) get_u64(j, "ifindex");
+        l->kernel_link_id = (uint32_t) get_u64(j, "kernelLinkId");
+        l->tc_handle = (uint32_t) get_u64(j, "tcHandle");
+        l->tc_priority = (uint32_t) get_u64(j, "tcPriority");
+        l->tc_created_clsact = json_object_object_get_ex(j, "tcCreatedClsact", &v) && json_object_get_boolean(v);
+        l->attached_usec = get_u64(j, "attachedUSec");
+        if (json_object_object_get_ex(j, "proceedOn", &v) && json_object_is_type(v, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        r = strv_extend(&l->proceed_on, json_object_get_string(json_object_array_get_idx(v, i)));
+                        if (r < 0)
+                                return r;
+                }
+        *ret = TAKE_PTR(l);
+        return 0;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "kernel-features.h"
+#include "program.h"
+
+typedef enum LinkKind {
+        LINK_XDP,
+        LINK_TC,
+        LINK_TCX,
+        LINK_TRACEPOINT,
+        LINK_KPROBE,
+        LINK_KRETPROBE,
+        LINK_UPROBE,
+        LINK_URETPROBE,
+        LINK_FENTRY,
+        LINK_FEXIT,
+        LINK_CGROUP,
+        _LINK_KIND_MAX,
+        _LINK_KIND_INVALID = -EINVAL,
+} LinkKind;
+
+const char *link_kind_to_string(LinkKind k) _const_;
+LinkKind link_kind_from_string(const char *s) _pure_;
+/* Which program types a kind accepts. */
+bool link_kind_accepts(LinkKind k, ProgramType t) _const_;
+
+#define PRIORITY_MIN 1
+#define PRIORITY_MAX 1000
+
+/* An attachment: what the caller asked for plus what the kernel handed out. */
+typedef struct Link {
+        uint32_t id;            /* bpfhub link id */
+        uint32_t program_id;
+        LinkKind kind;
+        bool complete;          /* false: the record was written before attaching */
+
+        char *iface;            /* xdp, tc, tcx */
+        char *netns;            /* path of a network namespace, NULL: ours */
+        char *direction;        /* tc, tcx: "ingress" or "egress" */
+        int32_t priority;       /* xdp, tc, tcx: 1..1000, lower runs first */
+        char **proceed_on;      /* xdp, tc */
+        char *mode;             /* xdp: "native", "generic" or NULL (native, falling back to generic) */
+        char *tracepoint;       /* "group/name" */
+        char *function;         /* kprobe, uprobe, fentry/fexit */
+        uint64_t offset;        /* kprobe, uprobe */
+        char *target;           /* uprobe: binary or library */
+        int32_t pid;            /* uprobe: 0 = all */
+        char *cgroup;           /* cgroup: path in the cgroup2 hierarchy */
+        char *attach_type;      /* cgroup: ingress, egress, sock_create, connect4, ... */
+
+        /* Filled in by the attach. */
+        int ifindex;
+        char *mode_used;        /* xdp: what the kernel accepted */
+        uint32_t kernel_link_id;/* 0 for legacy tc filters */
+        uint32_t tc_handle;
+        uint32_t tc_priority;
+        bool tc_created_clsact;
+        uint64_t attached_usec;
+} Link;
+
+Link *link_free(Link *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Link *, link_free);
+
+int link_to_json(const Link *l, json_object **ret);
+int link_from_json(json_object *j, Link **ret);
+
+char *link_pin_path(const char *bpffs_root, uint32_t id);
+
+typedef struct AttachError {
+        int error;
+        char message[512];
+        const char *bus_error;
+} AttachError;
+
+/* Validates the attach parameters for the kind (no kernel access). */
+int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, AttachError *err);
+
+/* Attaches pinned program l->program_id as described by l, pins the kernel
+ * link at link_pin_path(l->id) and fills in the kernel side of l. On error
+ * nothing stays attached. */
+int link_attach(const char *bpffs_root, Link *l, AttachError *err);
+
+/* Undoes link_attach(); a link that is already gone is fine. */
+int link_detach(const char *bpffs_root, const Link *l);
+
+/* Whether what l describes still exists in the kernel (reconciliation). */
+bool link_exists(const char *bpffs_root, const Link *l);
+
+/* The cgroup attach type names and their kernel values. */
+int cgroup_attach_type_from_string(const char *s);

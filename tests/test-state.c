@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Programs and links with their records, against the real kernel: every
+ * attach kind this kernel supports runs for real; reopening the state
+ * reconciles records with bpffs after simulated crashes. */
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "feature-probes.h"
+#include "fileio.h"
+#include "fixture.h"
+#include "log.h"
+#include "state.h"
+
+__attribute__((noinline, used, visibility("default"))) int bpfhub_state_uprobe_target(int x);
+__attribute__((noinline, used, visibility("default"))) int bpfhub_state_uprobe_target(int x) {
+        __asm__ volatile("" ::: "memory");
+        return x * 2;
+}
+
+typedef struct Env {
+        char *scratch, *bpffs, *state_dir, *cgroup;
+        KernelFeatures kf;
+        NetnsFixture net;
+        State *state;
+} Env;
+
+static bool env_start(Env *e) {
+        ReconcileReport rep;
+
+        *e = (Env) {};
+        if (!fixture_require_root() || !fixture_require_program("ping"))
+                return false;
+        e->scratch = fixture_scratch_new("state");
+        e->bpffs = g_build_filename(e->scratch, "bpffs", NULL);
+        e->state_dir = g_build_filename(e->scratch, "run", NULL);
+        if (!fixture_mount("bpf", e->bpffs) || !netns_fixture_start(&e->net, "state"))
+                return false;
+        g_assert_cmpint(kernel_features_probe(&e->kf), ==, 0);
+        g_assert_cmpint(state_open(e->state_dir, e->bpffs, &e->state, &rep), ==, 0);
+        return true;
+}
+
+static void env_stop(Env *e) {
+        state_free(e->state);
+        kernel_features_done(&e->kf);
+        netns_fixture_stop(&e->net);
+        if (e->cgroup)
+                (void) rmdir(e->cgroup);
+        fixture_umount(e->bpffs);
+        g_free(e->bpffs);
+        g_free(e->state_dir);
+        g_free(e->cgroup);
+        fixture_scratch_free(e->scratch);
+}
+
+static Program *load_one(Env *e, const char *obj, const char *name, ProgramType type) {
+        g_autofree char *file = g_strdup_printf("bpf/%s.bpf.o", obj);
+        LoadRequest req = { .path = fixture_build_path(file), .n_programs = 1 };
+        Program **progs = NULL, *p;
+        size_t n = 0;
+        LoadError err;
+
+        req.programs = g_new0(ProgramSpec, 1);
+        req.programs[0] = (ProgramSpec) { .name = strdup(name), .type = type };
+        if (state_load(e->state, &e->kf, &req, &progs, &n, &err) < 0)
+                g_error("load %s: %s", name, err.message);
+        g_free(req.path);
+        req.path = NULL;
+        load_request_done(&req);
+        p = progs[0];
+        free(progs);
+        return p;
+}
+
+static Link *new_link(uint32_t program_id, LinkKind kind) {
+        Link *l = calloc(1, sizeof(Link));
+        l->program_id = program_id;
+        l->kind = kind;
+        return l;
+}
+
+static Link *attach_ok(Env *e, Link *l) {
+        Link *out = NULL;
+        AttachError err;
+
+        if (state_attach(e->state, &e->kf, l, &out, &err) < 0)
+                g_error("attach %s: %s", link_kind_to_string(l->kind), err.message);
+        return out;
+}
+
+static uint64_t read_map(Env *e, uint32_t owner, const char *map, uint32_t key) {
+        g_autofree char *pin = g_strdup_printf("%s/maps/%u/%s", e->bpffs, owner, map);
+        int fd = bpf_obj_get(pin);
+        uint64_t v = 0;
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(bpf_map_lookup_elem(fd, &key, &v), ==, 0);
+        close(fd);
+        return v;
+}
+
+static void ping(Env *e) {
+        (void) fixture_run(NULL, "ping -c 2 -i 0.2 -W 1 %s >&2", e->net.peer_addr);
+}
+
+static void test_attach_kinds(void) {
+        Program *xdp, *tc, *tcx, *tp, *up, *cg;
+        Link *l, *xdp_link;
+        AttachError err;
+        uint64_t before;
+        Env e;
+
+        if (!env_start(&e))
+                return env_stop(&e);
+
+        /* XDP on the veth: the run counter in "seen" grows with traffic. */
+        xdp = load_one(&e, "test-globals", "globals_xdp", PROGRAM_XDP);
+        l = new_link(xdp->id, LINK_XDP);
+        l->iface = strdup(e.net.host_if);
+        l->priority = 50;
+        xdp_link = attach_ok(&e, l);
+        g_assert_nonnull(xdp_link->mode_used);
+        g_assert_cmpuint(xdp_link->kernel_link_id, >, 0);
+        ping(&e);
+        g_assert_cmpuint(read_map(&e, xdp->id, "seen", 1), >, 0);
+
+        /* A second XDP program on the same interface: busy, and why. */
+        {
+                Program *other = load_one(&e, "feature-probes", "probe_xdp", PROGRAM_XDP);
+                l = new_link(other->id, LINK_XDP);
+                l->iface = strdup(e.net.host_if);
+                l->priority = 10;
+                g_assert_cmpint(state_attach(e.state, &e.kf, l, &l, &err), ==, -EBUSY);
+                g_assert_cmpstr(err.bus_error, ==, "org.bpfhub.Error.InterfaceBusy");
+                g_assert_nonnull(strstr(err.message, e.net.host_if));
+                g_assert_cmpint(state_unload(e.state, other->id), ==, 0);
+        }
+
+        /* Legacy tc filter and TCX, ingress. */
+        tc = load_one(&e, "feature-probes", "probe_tc", PROGRAM_TC);
+        l = new_link(tc->id, LINK_TC);
+        l->iface = strdup(e.net.host_if);
+        l->direction = strdup("ingress");
+        l->priority = 100;
+        l = attach_ok(&e, l);
+        g_assert_cmpuint(l->tc_handle, >, 0);
+        tcx = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX);
+        l = new_link(tcx->id, LINK_TCX);
+        l->iface = strdup(e.net.host_if);
+        l->direction = strdup("ingress");
+        l->priority = 100;
+        attach_ok(&e, l);
+        before = read_map(&e, tcx->id, "seen", 1);
+        ping(&e);
+        g_assert_cmpuint(read_map(&e, tc->id, "hits", HIT_TC), >, 0);
+        g_assert_cmpuint(read_map(&e, tcx->id, "seen", 1), >, before);
+
+        /* Tracepoint. */
+        tp = load_one(&e, "feature-probes", "probe_tracepoint", PROGRAM_TRACEPOINT);
+        l = new_link(tp->id, LINK_TRACEPOINT);
+        l->tracepoint = strdup("syscalls/sys_enter_getppid");
+        attach_ok(&e, l);
+        for (int i = 0; i < 3; i++)
+                (void) syscall(SYS_getppid);
+        g_assert_cmpuint(read_map(&e, tp->id, "hits", HIT_TRACEPOINT), >=, 3);
+
+        /* uprobe on a function of this very binary, this pid only. */
+        up = load_one(&e, "feature-probes", "probe_uprobe", PROGRAM_UPROBE);
+        l = new_link(up->id, LINK_UPROBE);
+        l->target = g_file_read_link("/proc/self/exe", NULL);
+        l->function = strdup("bpfhub_state_uprobe_target");
+        l->pid = getpid();
+        attach_ok(&e, l);
+        for (int i = 0; i < 4; i++)
+                g_assert_cmpint(bpfhub_state_uprobe_target(i), ==, 2 * i);
+        g_assert_cmpuint(read_map(&e, up->id, "hits", HIT_UPROBE), ==, 4);
+
+        /* cgroup sock_create for a child in a test cgroup. */
+        e.cgroup = g_strdup_printf("%s/bpfhub-test-%d-state", FIXTURE_CGROUP_ROOT, (int) getpid());
+        g_assert_cmpint(mkdir(e.cgroup, 0755), ==, 0);
+        cg = load_one(&e, "feature-probes", "probe_cgroup_sock", PROGRAM_CGROUP);
+        l = new_link(cg->id, LINK_CGROUP);
+        l->cgroup = strdup(e.cgroup);
+        l->attach_type = strdup("sock_create");
+        attach_ok(&e, l);
+        {
+                pid_t child = fork();
+                int status;
+                if (child == 0) {
+                        g_autofree char *procs = g_build_filename(e.cgroup, "cgroup.procs", NULL);
+                        int fd = open(procs, O_WRONLY | O_CLOEXEC);
+                        if (fd < 0 || write(fd, "0", 1) != 1)
+                                _exit(2);
+                        _exit(socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 0 : 3);
+                }
+                g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+                g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        g_assert_cmpuint(read_map(&e, cg->id, "hits", HIT_CGROUP_SOCK), >=, 1);
+
+        /* Kinds this kernel refuses say which feature is missing. */
+        if (!kernel_features_find(&e.kf, "kprobe")->supported) {
+                Program *other = load_one(&e, "feature-probes", "probe_tracepoint", PROGRAM_TRACEPOINT);
+                l = new_link(other->id, LINK_KPROBE);
+                l->function = strdup("do_unlinkat");
+                /* A tracepoint program cannot be a kprobe: checked first. */
+                g_assert_cmpint(state_attach(e.state, &e.kf, l, &l, &err), ==, -EINVAL);
+                g_assert_nonnull(strstr(err.message, "cannot be attached as kprobe"));
+                g_assert_cmpint(state_unload(e.state, other->id), ==, 0);
+        }
+
+        /* Unload detaches everything and frees the maps. */
+        g_assert_cmpuint(e.state->n_links, ==, 6);
+        {
+                g_autofree char *links = g_build_filename(e.bpffs, "links", NULL);
+                g_autofree char *maps = g_build_filename(e.bpffs, "maps", NULL);
+                g_autofree char *progs = g_build_filename(e.bpffs, "programs", NULL);
+                g_autofree char *records = g_build_filename(e.state_dir, "programs", NULL);
+                while (e.state->n_programs > 0)
+                        g_assert_cmpint(state_unload(e.state, e.state->programs[0]->id), ==, 0);
+                g_assert_cmpuint(e.state->n_links, ==, 0);
+                g_assert_cmpint(fixture_run(NULL, "test -z \"$(ls -A %s %s %s %s 2>/dev/null | grep -v :)\"", links, maps,
+                                            progs, records), ==, 0);
+                g_assert_cmpint(fixture_run(NULL, "! tc filter show dev %s ingress | grep -q bpf", e.net.host_if), ==, 0);
+                g_assert_cmpint(fixture_run(NULL, "! ip link show dev %s | grep -q xdp", e.net.host_if), ==, 0);
+        }
+        env_stop(&e);
+}
+
+static void write_json_file(const char *dir, uint32_t id, json_object *j) {
+        char name[32];
+        const char *text = json_object_to_json_string(j);
+
+        g_assert_cmpint(mkdir_parents(dir, 0755), ==, 0);
+        g_snprintf(name, sizeof name, "%u.json", id);
+        g_assert_cmpint(write_file_atomic(dir, name, text, strlen(text)), ==, 0);
+}
+
+/* Crashes at every step leave states that the next start straightens out. */
+static void test_reconcile(void) {
+        g_autofree char *link_records = NULL, *prog_records = NULL;
+        Program *kept, *orphan_prog = NULL, **orphans = NULL;
+        Link *kept_link, *half;
+        ReconcileReport rep;
+        AttachError aerr;
+        LoadError lerr;
+        json_object *j;
+        size_t n;
+        uint64_t before;
+        Env e;
+
+        if (!env_start(&e))
+                return env_stop(&e);
+        link_records = g_build_filename(e.state_dir, "links", NULL);
+        prog_records = g_build_filename(e.state_dir, "programs", NULL);
+
+        /* A normal program with a link: kept. */
+        kept = load_one(&e, "test-globals", "globals_xdp", PROGRAM_XDP);
+        kept_link = new_link(kept->id, LINK_XDP);
+        kept_link->iface = strdup(e.net.host_if);
+        kept_link->priority = 1;
+        kept_link = attach_ok(&e, kept_link);
+
+        /* Killed between pinning and writing the record: an orphan pin. */
+        {
+                LoadRequest req = { .path = fixture_build_path("bpf/feature-probes.bpf.o"), .n_programs = 1 };
+                req.programs = g_new0(ProgramSpec, 1);
+                req.programs[0] = (ProgramSpec) { .name = strdup("probe_tracepoint"), .type = PROGRAM_TRACEPOINT };
+                g_assert_cmpint(program_load(e.bpffs, &e.kf, &req, &orphans, &n, &lerr), ==, 0);
+                orphan_prog = orphans[0];
+                free(orphans);
+                load_request_done(&req);
+        }
+
+        /* Killed after attaching but before completing the record. */
+        {
+                Program *p = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX);
+                half = new_link(p->id, LINK_TCX);
+                half->iface = strdup(e.net.host_if);
+                half->direction = strdup("egress");
+                half->priority = 5;
+                half->id = 500;
+                g_assert_cmpint(link_attach(e.bpffs, half, &aerr), ==, 0);
+                half->complete = false;
+                g_assert_cmpint(link_to_json(half, &j), ==, 0);
+                write_json_file(link_records, half->id, j);
+                json_object_put(j);
+        }
+
+        /* Killed after the intent record, before the attach: no pin. */
+        {
+                Link *intent = new_link(kept->id, LINK_TCX);
+                intent->iface = strdup(e.net.host_if);
+                intent->direction = strdup("ingress");
+                intent->priority = 7;
+                intent->id = 600;
+                g_assert_cmpint(link_to_json(intent, &j), ==, 0);
+                write_json_file(link_records, intent->id, j);
+                json_object_put(j);
+                link_free(intent);
+        }
+
+        /* A program record whose program vanished (bpffs was remounted). */
+        {
+                Program fake = { .id = 4000000000u, .name = (char *) "ghost", .type = PROGRAM_XDP,
+                                 .path = (char *) "/nonexistent.o", .group_id = 4000000000u,
+                                 .map_owner_id = 4000000000u };
+                g_assert_cmpint(program_to_json(&fake, &j), ==, 0);
+                write_json_file(prog_records, fake.id, j);
+                json_object_put(j);
+        }
+
+        /* Garbage and a temp file from an interrupted write. */
+        g_autofree char *garbage = g_build_filename(prog_records, "77.json", NULL);
+        g_autofree char *temp = g_build_filename(prog_records, ".#12.json.abc", NULL);
+        g_assert_true(g_file_set_contents(garbage, "{not json", -1, NULL));
+        g_assert_true(g_file_set_contents(temp, "{}", -1, NULL));
+
+        /* "Restart". */
+        uint32_t kept_id = kept->id, orphan_id = orphan_prog->id;
+        state_free(e.state);
+        g_assert_cmpint(state_open(e.state_dir, e.bpffs, &e.state, &rep), ==, 0);
+        g_printerr("# kept %u/%u, dropped %u/%u, orphans %u/%u, completed %u, map dirs %u\n", rep.programs_kept,
+                   rep.links_kept, rep.programs_dropped, rep.links_dropped, rep.orphan_programs_unpinned,
+                   rep.orphan_links_detached, rep.incomplete_links_completed, rep.map_dirs_removed);
+        g_assert_cmpuint(rep.programs_kept, ==, 2);
+        g_assert_cmpuint(rep.programs_dropped, ==, 1);          /* the ghost */
+        g_assert_cmpuint(rep.orphan_programs_unpinned, ==, 1);  /* the orphan pin */
+        g_assert_cmpuint(rep.links_kept, ==, 2);                /* the XDP link and the half-done one */
+        g_assert_cmpuint(rep.incomplete_links_completed, ==, 1);
+        g_assert_cmpuint(rep.links_dropped, ==, 1);             /* the intent without attach */
+        g_assert_cmpuint(rep.map_dirs_removed, ==, 1);          /* the orphan's maps */
+        g_assert_null(state_find_program(e.state, orphan_id));
+        g_assert_nonnull(state_find_link(e.state, 500));
+        g_assert_null(state_find_link(e.state, 600));
+        g_assert_false(g_file_test(temp, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(garbage, G_FILE_TEST_EXISTS));
+        /* New link ids continue after the highest one seen. */
+        g_assert_cmpuint(e.state->next_link_id, >, 600);
+
+        /* What was kept still works. */
+        before = read_map(&e, kept_id, "seen", 1);
+        ping(&e);
+        g_assert_cmpuint(read_map(&e, kept_id, "seen", 1), >, before);
+
+        program_free(orphan_prog);
+        link_free(half);
+        env_stop(&e);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        log_set_max_level(LOG_ERR);
+        g_test_add_func("/state/attach-kinds", test_attach_kinds);
+        g_test_add_func("/state/reconcile", test_reconcile);
+        return g_test_run();
+}
