@@ -13,3 +13,17 @@
 #define BUS_ERROR_SIGNATURE_REQUIRED   "org.bpfhub.Error.SignatureRequired"
 #define BUS_ERROR_LIMITS_EXCEEDED      "org.bpfhub.Error.LimitsExceeded"
 #define BUS_ERROR_SHUTTING_DOWN        "org.bpfhub.Error.ShuttingDown"
+
+#include "macro.h"
+
+/* A failure to report to a caller: the errno, a sentence that says exactly
+ * what went wrong, and the org.bpfhub.Error.* name to send (NULL: derive a
+ * standard one from the errno). */
+typedef struct ErrorInfo {
+        int error;
+        char message[512];
+        const char *bus_error;
+} ErrorInfo;
+
+/* Fills in *e and returns -abs(error); %m in fmt is that error. */
+int error_info_set(ErrorInfo *e, int error, const char *bus_error, const char *fmt, ...) _printf_(4, 5);

@@ -114,19 +114,6 @@ char *link_pin_path(const char *bpffs_root, uint32_t id) {
         return asprintf(&p, "%s/links/%" PRIu32, bpffs_root, id) < 0 ? NULL : p;
 }
 
-_printf_(4, 5)
-static int attach_fail(AttachError *err, int error, const char *bus_error, const char *fmt, ...) {
-        va_list ap;
-
-        err->error = -abs(error);
-        err->bus_error = bus_error;
-        errno = abs(error);
-        va_start(ap, fmt);
-        (void) vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        return err->error;
-}
-
 static bool is_direction(const char *d) {
         return d && (streq(d, "ingress") || streq(d, "egress"));
 }
@@ -142,7 +129,7 @@ static bool valid_name(const char *s, size_t max) {
         return true;
 }
 
-int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, AttachError *err) {
+int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, ErrorInfo *err) {
         static const char *const feature[_LINK_KIND_MAX] = {
                 [LINK_XDP] = "xdp", [LINK_TC] = "sched_cls", [LINK_TCX] = "tcx",
                 [LINK_TRACEPOINT] = "tracepoint", [LINK_KPROBE] = "kprobe", [LINK_KRETPROBE] = "kprobe",
@@ -151,15 +138,15 @@ int link_validate(const Link *l, ProgramType program_type, const KernelFeatures 
         };
         const KernelFeature *f;
 
-        *err = (AttachError) {};
+        *err = (ErrorInfo) {};
         if (l->kind < 0 || l->kind >= _LINK_KIND_MAX)
-                return attach_fail(err, EINVAL, NULL, "Unknown attach kind.");
+                return error_info_set(err, EINVAL, NULL, "Unknown attach kind.");
         if (!link_kind_accepts(l->kind, program_type))
-                return attach_fail(err, EINVAL, NULL, "A %s program cannot be attached as %s.",
+                return error_info_set(err, EINVAL, NULL, "A %s program cannot be attached as %s.",
                                    program_type_to_string(program_type), link_kind_to_string(l->kind));
         f = kernel_features_find(kf, feature[l->kind]);
         if (f && !f->supported)
-                return attach_fail(err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                return error_info_set(err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
                                    "This kernel cannot attach %s programs: %s (kernel feature '%s').",
                                    link_kind_to_string(l->kind), f->detail, f->name);
 
@@ -168,21 +155,21 @@ int link_validate(const Link *l, ProgramType program_type, const KernelFeatures 
         case LINK_TC:
         case LINK_TCX:
                 if (!valid_name(l->iface, IFNAMSIZ - 1))
-                        return attach_fail(err, EINVAL, NULL, "An interface name is required (at most %d characters).", IFNAMSIZ - 1);
+                        return error_info_set(err, EINVAL, NULL, "An interface name is required (at most %d characters).", IFNAMSIZ - 1);
                 if (l->priority < PRIORITY_MIN || l->priority > PRIORITY_MAX)
-                        return attach_fail(err, EINVAL, NULL, "Priority must be between %d and %d.", PRIORITY_MIN, PRIORITY_MAX);
+                        return error_info_set(err, EINVAL, NULL, "Priority must be between %d and %d.", PRIORITY_MIN, PRIORITY_MAX);
                 if (l->kind != LINK_XDP && !is_direction(l->direction))
-                        return attach_fail(err, EINVAL, NULL, "Direction must be 'ingress' or 'egress'.");
+                        return error_info_set(err, EINVAL, NULL, "Direction must be 'ingress' or 'egress'.");
                 if (l->kind == LINK_XDP && l->mode && !streq(l->mode, "native") && !streq(l->mode, "generic"))
-                        return attach_fail(err, EINVAL, NULL, "XDP mode must be 'native' or 'generic'.");
+                        return error_info_set(err, EINVAL, NULL, "XDP mode must be 'native' or 'generic'.");
                 if (l->netns && (l->netns[0] != '/' || strlen(l->netns) > 4096))
-                        return attach_fail(err, EINVAL, NULL, "The network namespace must be an absolute path such as /run/netns/NAME.");
+                        return error_info_set(err, EINVAL, NULL, "The network namespace must be an absolute path such as /run/netns/NAME.");
                 break;
         case LINK_TRACEPOINT: {
                 const char *slash = l->tracepoint ? strchr(l->tracepoint, '/') : NULL;
                 if (!valid_name(l->tracepoint, 256) || !slash || slash == l->tracepoint || !slash[1] ||
                     strchr(slash + 1, '/') || strstr(l->tracepoint, ".."))
-                        return attach_fail(err, EINVAL, NULL, "The tracepoint must be GROUP/NAME, e.g. syscalls/sys_enter_openat.");
+                        return error_info_set(err, EINVAL, NULL, "The tracepoint must be GROUP/NAME, e.g. syscalls/sys_enter_openat.");
                 break;
         }
         case LINK_KPROBE:
@@ -190,24 +177,24 @@ int link_validate(const Link *l, ProgramType program_type, const KernelFeatures 
         case LINK_FENTRY:
         case LINK_FEXIT:
                 if (!valid_name(l->function, 256) && !(l->kind == LINK_FENTRY || l->kind == LINK_FEXIT))
-                        return attach_fail(err, EINVAL, NULL, "A kernel function name is required.");
+                        return error_info_set(err, EINVAL, NULL, "A kernel function name is required.");
                 break;
         case LINK_UPROBE:
         case LINK_URETPROBE:
                 if (!valid_name(l->target, 4096))
-                        return attach_fail(err, EINVAL, NULL, "A target binary or library is required.");
+                        return error_info_set(err, EINVAL, NULL, "A target binary or library is required.");
                 if (!l->function && l->offset == 0)
-                        return attach_fail(err, EINVAL, NULL, "A function name or an offset is required.");
+                        return error_info_set(err, EINVAL, NULL, "A function name or an offset is required.");
                 if (l->function && !valid_name(l->function, 256))
-                        return attach_fail(err, EINVAL, NULL, "Invalid function name.");
+                        return error_info_set(err, EINVAL, NULL, "Invalid function name.");
                 if (l->pid < 0)
-                        return attach_fail(err, EINVAL, NULL, "Invalid pid.");
+                        return error_info_set(err, EINVAL, NULL, "Invalid pid.");
                 break;
         case LINK_CGROUP:
                 if (!valid_name(l->cgroup, 4096) || strstr(l->cgroup, ".."))
-                        return attach_fail(err, EINVAL, NULL, "A cgroup path is required (without '..').");
+                        return error_info_set(err, EINVAL, NULL, "A cgroup path is required (without '..').");
                 if (cgroup_attach_type_from_string(l->attach_type) < 0)
-                        return attach_fail(err, EINVAL, NULL, "Unknown cgroup attach type '%s'.", strempty(l->attach_type));
+                        return error_info_set(err, EINVAL, NULL, "Unknown cgroup attach type '%s'.", strempty(l->attach_type));
                 break;
         default:
                 break;
@@ -248,14 +235,14 @@ typedef struct AttachCtx {
         const char *bpffs_root;
         Link *link;
         int prog_fd;
-        AttachError *err;
+        ErrorInfo *err;
         int link_fd;            /* out: the new kernel link */
 } AttachCtx;
 
 static int resolve_ifindex(AttachCtx *c) {
         c->link->ifindex = (int) if_nametoindex(c->link->iface);
         if (c->link->ifindex <= 0)
-                return attach_fail(c->err, ENODEV, NULL, "No interface '%s'%s%s.", c->link->iface,
+                return error_info_set(c->err, ENODEV, NULL, "No interface '%s'%s%s.", c->link->iface,
                                    c->link->netns ? " in network namespace " : "", strempty(c->link->netns));
         return 0;
 }
@@ -280,14 +267,14 @@ static int attach_xdp_in_ns(void *userdata) {
                         return l->mode_used ? 0 : -ENOMEM;
                 }
                 if (errno == EBUSY || errno == EEXIST)
-                        return attach_fail(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
+                        return error_info_set(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
                                            "Interface %s already has an XDP program; this kernel cannot share "
                                            "the XDP hook (no freplace for libxdp's dispatcher), so it takes one "
                                            "program at a time.", l->iface);
                 if (errno != EOPNOTSUPP && errno != EINVAL)
                         break;
         }
-        return attach_fail(c->err, errno, NULL, "Cannot attach XDP to %s (%s mode): %m", l->iface,
+        return error_info_set(c->err, errno, NULL, "Cannot attach XDP to %s (%s mode): %m", l->iface,
                            l->mode ?: "native or generic");
 }
 
@@ -303,7 +290,7 @@ static int attach_tcx_in_ns(void *userdata) {
                                      (enum bpf_attach_type) (streq(l->direction, "ingress") ? BPF_TCX_INGRESS : BPF_TCX_EGRESS),
                                      NULL);
         if (c->link_fd < 0)
-                return attach_fail(c->err, errno, NULL, "Cannot attach TCX %s on %s: %m", l->direction, l->iface);
+                return error_info_set(c->err, errno, NULL, "Cannot attach TCX %s on %s: %m", l->direction, l->iface);
         return 0;
 }
 
@@ -323,7 +310,7 @@ static int attach_tc_in_ns(void *userdata) {
 
         r = bpf_tc_hook_create(&hook);
         if (r < 0 && r != -EEXIST)
-                return attach_fail(c->err, r, NULL, "Cannot add the clsact qdisc to %s: %s", l->iface, strerror(-r));
+                return error_info_set(c->err, r, NULL, "Cannot add the clsact qdisc to %s: %s", l->iface, strerror(-r));
         l->tc_created_clsact = r == 0;
 
         r = bpf_tc_attach(&hook, &opts);
@@ -333,10 +320,10 @@ static int attach_tc_in_ns(void *userdata) {
                         (void) bpf_tc_hook_destroy(&hook);
                 }
                 if (r == -EEXIST)
-                        return attach_fail(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
+                        return error_info_set(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
                                            "Interface %s already has a tc %s filter at priority %d.", l->iface,
                                            l->direction, l->priority);
-                return attach_fail(c->err, r, NULL, "Cannot attach tc %s filter on %s: %s", l->direction, l->iface,
+                return error_info_set(c->err, r, NULL, "Cannot attach tc %s filter on %s: %s", l->direction, l->iface,
                                    strerror(-r));
         }
         l->tc_handle = opts.handle;
@@ -376,7 +363,7 @@ static int link_perf_event(AttachCtx *c, int pfd, const char *what) {
         c->link_fd = bpf_link_create(c->prog_fd, pfd, BPF_PERF_EVENT, NULL);
         (void) close(pfd); /* the link holds the event */
         if (c->link_fd < 0)
-                return attach_fail(c->err, errno, NULL, "Cannot attach to %s: %m", what);
+                return error_info_set(c->err, errno, NULL, "Cannot attach to %s: %m", what);
         return 0;
 }
 
@@ -387,18 +374,18 @@ static int attach_tracepoint(AttachCtx *c) {
 
         r = find_tracefs(&tracefs);
         if (r < 0)
-                return attach_fail(c->err, r, NULL, "No tracefs, and mounting one failed: %s", strerror(-r));
+                return error_info_set(c->err, r, NULL, "No tracefs, and mounting one failed: %s", strerror(-r));
         id_path = strjoin(tracefs, "/events/", c->link->tracepoint, "/id");
         if (!id_path)
                 return -ENOMEM;
         r = read_full_file(id_path, 64, &id_text, NULL);
         if (r < 0)
-                return attach_fail(c->err, r == -ENOENT ? ENOENT : -r, NULL, "No tracepoint %s (%s): %s",
+                return error_info_set(c->err, r == -ENOENT ? ENOENT : -r, NULL, "No tracepoint %s (%s): %s",
                                    c->link->tracepoint, id_path, strerror(-r));
         attr.config = strtoull(id_text, NULL, 10);
         pfd = perf_event_open_fd(&attr, -1);
         if (pfd < 0)
-                return attach_fail(c->err, pfd, NULL, "perf_event_open for tracepoint %s: %s", c->link->tracepoint,
+                return error_info_set(c->err, pfd, NULL, "perf_event_open for tracepoint %s: %s", c->link->tracepoint,
                                    strerror(-pfd));
         return link_perf_event(c, pfd, c->link->tracepoint);
 }
@@ -428,14 +415,14 @@ static int attach_kprobe(AttachCtx *c) {
 
         r = probe_pmu("kprobe", &attr.type, &bit);
         if (r < 0)
-                return attach_fail(c->err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                return error_info_set(c->err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
                                    "This kernel has no kprobe PMU (CONFIG_KPROBES): %s", strerror(-r));
         attr.config = ret ? 1ULL << bit : 0;
         attr.config1 = (uint64_t) (uintptr_t) c->link->function;
         attr.config2 = c->link->offset;
         pfd = perf_event_open_fd(&attr, -1);
         if (pfd < 0)
-                return attach_fail(c->err, pfd, NULL, "Cannot probe kernel function %s: %s", c->link->function,
+                return error_info_set(c->err, pfd, NULL, "Cannot probe kernel function %s: %s", c->link->function,
                                    strerror(-pfd));
         return link_perf_event(c, pfd, c->link->function);
 }
@@ -543,16 +530,16 @@ static int attach_uprobe(AttachCtx *c) {
 
         r = probe_pmu("uprobe", &attr.type, &bit);
         if (r < 0)
-                return attach_fail(c->err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                return error_info_set(c->err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
                                    "This kernel has no uprobe PMU (CONFIG_UPROBES): %s", strerror(-r));
         r = resolve_target(c->link->target, &path);
         if (r < 0)
-                return attach_fail(c->err, r, NULL, "Cannot find uprobe target '%s': %s", c->link->target, strerror(-r));
+                return error_info_set(c->err, r, NULL, "Cannot find uprobe target '%s': %s", c->link->target, strerror(-r));
         if (c->link->function) {
                 uint64_t fn = 0;
                 r = elf_function_offset(path, c->link->function, &fn);
                 if (r < 0)
-                        return attach_fail(c->err, r, NULL, "No function '%s' in %s: %s", c->link->function, path,
+                        return error_info_set(c->err, r, NULL, "No function '%s' in %s: %s", c->link->function, path,
                                            strerror(-r));
                 offset += fn;
         }
@@ -561,7 +548,7 @@ static int attach_uprobe(AttachCtx *c) {
         attr.config2 = offset;
         pfd = perf_event_open_fd(&attr, c->link->pid);
         if (pfd < 0)
-                return attach_fail(c->err, pfd, NULL, "Cannot probe %s in %s: %s", strna(c->link->function), path,
+                return error_info_set(c->err, pfd, NULL, "Cannot probe %s in %s: %s", strna(c->link->function), path,
                                    strerror(-pfd));
         return link_perf_event(c, pfd, path);
 }
@@ -569,7 +556,7 @@ static int attach_uprobe(AttachCtx *c) {
 static int attach_tracing(AttachCtx *c) {
         c->link_fd = bpf_link_create(c->prog_fd, 0, c->link->kind == LINK_FENTRY ? BPF_TRACE_FENTRY : BPF_TRACE_FEXIT, NULL);
         if (c->link_fd < 0)
-                return attach_fail(c->err, errno, NULL, "Cannot attach %s: %m", link_kind_to_string(c->link->kind));
+                return error_info_set(c->err, errno, NULL, "Cannot attach %s: %m", link_kind_to_string(c->link->kind));
         return 0;
 }
 
@@ -587,23 +574,23 @@ static int attach_cgroup(AttachCtx *c) {
                 return -ENOMEM;
         cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg < 0)
-                return attach_fail(c->err, errno, NULL, "No cgroup %s: %m", path);
+                return error_info_set(c->err, errno, NULL, "No cgroup %s: %m", path);
         c->link_fd = bpf_link_create(c->prog_fd, cg, (enum bpf_attach_type) cgroup_attach_type_from_string(c->link->attach_type), NULL);
         if (c->link_fd < 0)
-                return attach_fail(c->err, errno, NULL, "Cannot attach to cgroup %s as %s: %m", path, c->link->attach_type);
+                return error_info_set(c->err, errno, NULL, "Cannot attach to cgroup %s as %s: %m", path, c->link->attach_type);
         return 0;
 }
 
-int link_attach(const char *bpffs_root, Link *l, AttachError *err) {
+int link_attach(const char *bpffs_root, Link *l, ErrorInfo *err) {
         _cleanup_free_ char *pin = NULL, *links_dir = NULL;
         _cleanup_close_ int prog_fd = -EBADF;
         AttachCtx c = { .bpffs_root = bpffs_root, .link = l, .err = err, .link_fd = -EBADF };
         int r;
 
-        *err = (AttachError) {};
+        *err = (ErrorInfo) {};
         prog_fd = program_open_pinned(bpffs_root, l->program_id);
         if (prog_fd < 0)
-                return attach_fail(err, ENOENT, BUS_ERROR_NO_SUCH_PROGRAM, "Program %" PRIu32 " is not loaded.", l->program_id);
+                return error_info_set(err, ENOENT, BUS_ERROR_NO_SUCH_PROGRAM, "Program %" PRIu32 " is not loaded.", l->program_id);
         c.prog_fd = prog_fd;
 
         switch (l->kind) {
@@ -618,11 +605,11 @@ int link_attach(const char *bpffs_root, Link *l, AttachError *err) {
         case LINK_FENTRY:
         case LINK_FEXIT:      r = attach_tracing(&c); break;
         case LINK_CGROUP:     r = attach_cgroup(&c); break;
-        default:              r = attach_fail(err, EINVAL, NULL, "Unknown attach kind.");
+        default:              r = error_info_set(err, EINVAL, NULL, "Unknown attach kind.");
         }
         if (r < 0) {
                 if (err->error == 0)
-                        (void) attach_fail(err, r, NULL, "Attaching failed: %s", strerror(-r));
+                        (void) error_info_set(err, r, NULL, "Attaching failed: %s", strerror(-r));
                 return err->error;
         }
 
@@ -650,7 +637,7 @@ int link_attach(const char *bpffs_root, Link *l, AttachError *err) {
 fail:
         /* Closing the only reference detaches it again. */
         (void) close(c.link_fd);
-        return attach_fail(err, r, NULL, "Cannot pin the new link: %s", strerror(-r));
+        return error_info_set(err, r, NULL, "Cannot pin the new link: %s", strerror(-r));
 }
 
 static int detach_tc_in_ns(void *userdata) {

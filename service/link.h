@@ -70,19 +70,13 @@ int link_from_json(json_object *j, Link **ret);
 
 char *link_pin_path(const char *bpffs_root, uint32_t id);
 
-typedef struct AttachError {
-        int error;
-        char message[512];
-        const char *bus_error;
-} AttachError;
-
 /* Validates the attach parameters for the kind (no kernel access). */
-int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, AttachError *err);
+int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, ErrorInfo *err);
 
 /* Attaches pinned program l->program_id as described by l, pins the kernel
  * link at link_pin_path(l->id) and fills in the kernel side of l. On error
  * nothing stays attached. */
-int link_attach(const char *bpffs_root, Link *l, AttachError *err);
+int link_attach(const char *bpffs_root, Link *l, ErrorInfo *err);
 
 /* Undoes link_attach(); a link that is already gone is fine. */
 int link_detach(const char *bpffs_root, const Link *l);

@@ -133,23 +133,10 @@ char *map_pin_dir(const char *bpffs_root, uint32_t owner_id) {
         return asprintf(&p, "%s/maps/%" PRIu32, bpffs_root, owner_id) < 0 ? NULL : p;
 }
 
-_printf_(4, 5)
-static int load_fail(LoadError *err, int error, const char *bus_error, const char *fmt, ...) {
-        va_list ap;
-
-        err->error = -abs(error);
-        err->bus_error = bus_error;
-        errno = abs(error);
-        va_start(ap, fmt);
-        (void) vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        return err->error;
-}
-
 /* The ELF must be a BPF object for this host's byte order before libbpf
  * sees it, so the caller gets "not a BPF object" rather than a libbpf
  * parse error. */
-static int check_elf(const char *path, LoadError *err) {
+static int check_elf(const char *path, ErrorInfo *err) {
         _cleanup_close_ int fd = -EBADF;
         unsigned char ident[EI_NIDENT];
         GElf_Ehdr ehdr;
@@ -159,13 +146,13 @@ static int check_elf(const char *path, LoadError *err) {
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return load_fail(err, errno, NULL, "Cannot open %s: %m", path);
+                return error_info_set(err, errno, NULL, "Cannot open %s: %m", path);
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return load_fail(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not a regular file.", path);
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not a regular file.", path);
         if (read(fd, ident, sizeof ident) != (ssize_t) sizeof ident || memcmp(ident, ELFMAG, SELFMAG) != 0)
-                return load_fail(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not an ELF file.", path);
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not an ELF file.", path);
         if (ident[EI_DATA] != (host_le ? ELFDATA2LSB : ELFDATA2MSB))
-                return load_fail(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE,
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE,
                                  "%s is a %s-endian object; this host is %s-endian.", path,
                                  ident[EI_DATA] == ELFDATA2LSB ? "little" : "big", host_le ? "little" : "big");
 
@@ -174,11 +161,11 @@ static int check_elf(const char *path, LoadError *err) {
         if (!elf || !gelf_getehdr(elf, &ehdr)) {
                 if (elf)
                         elf_end(elf);
-                return load_fail(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is a damaged ELF file.", path);
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is a damaged ELF file.", path);
         }
         elf_end(elf);
         if (ehdr.e_machine != EM_BPF)
-                return load_fail(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE,
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE,
                                  "%s is an ELF object for machine %u, not a BPF object (EM_BPF).", path,
                                  (unsigned) ehdr.e_machine);
         return 0;
@@ -186,12 +173,12 @@ static int check_elf(const char *path, LoadError *err) {
 
 /* Finds a global variable in the object's .rodata/.data/.bss and writes
  * the new value into the map's initial contents. */
-static int set_global(struct bpf_object *obj, const GlobalValue *g, LoadError *err) {
+static int set_global(struct bpf_object *obj, const GlobalValue *g, ErrorInfo *err) {
         const struct btf *btf = bpf_object__btf(obj);
         struct bpf_map *map;
 
         if (!btf)
-                return load_fail(err, EINVAL, BUS_ERROR_INVALID_BYTECODE,
+                return error_info_set(err, EINVAL, BUS_ERROR_INVALID_BYTECODE,
                                  "Cannot set global '%s': the object has no BTF (compile with -g).", g->name);
 
         bpf_object__for_each_map(map, obj) {
@@ -217,12 +204,12 @@ static int set_global(struct bpf_object *obj, const GlobalValue *g, LoadError *e
                         if (!name || !streq(name, g->name))
                                 continue;
                         if (vs->size != g->size)
-                                return load_fail(err, EINVAL, NULL,
+                                return error_info_set(err, EINVAL, NULL,
                                                  "Global '%s' has %u bytes, but %zu bytes were given.",
                                                  g->name, vs->size, g->size);
                         init = bpf_map__initial_value(map, &size);
                         if (!init || vs->offset + vs->size > size)
-                                return load_fail(err, EINVAL, BUS_ERROR_INVALID_BYTECODE,
+                                return error_info_set(err, EINVAL, BUS_ERROR_INVALID_BYTECODE,
                                                  "Global '%s' lies outside its section.", g->name);
                         copy = malloc(size);
                         if (!copy)
@@ -230,18 +217,18 @@ static int set_global(struct bpf_object *obj, const GlobalValue *g, LoadError *e
                         memcpy(copy, init, size);
                         memcpy(copy + vs->offset, g->bytes, g->size);
                         if (bpf_map__set_initial_value(map, copy, size) < 0)
-                                return load_fail(err, errno, NULL, "Cannot set global '%s': %m", g->name);
+                                return error_info_set(err, errno, NULL, "Cannot set global '%s': %m", g->name);
                         return 0;
                 }
         }
-        return load_fail(err, ENOENT, NULL, "The object has no global variable '%s'.", g->name);
+        return error_info_set(err, ENOENT, NULL, "The object has no global variable '%s'.", g->name);
 }
 
-static int reuse_owner_maps(struct bpf_object *obj, const char *owner_dir, LoadError *err) {
+static int reuse_owner_maps(struct bpf_object *obj, const char *owner_dir, ErrorInfo *err) {
         struct bpf_map *map;
 
         if (access(owner_dir, F_OK) < 0)
-                return load_fail(err, ENOENT, BUS_ERROR_NO_SUCH_PROGRAM,
+                return error_info_set(err, ENOENT, BUS_ERROR_NO_SUCH_PROGRAM,
                                  "The map owner program has no pinned maps (%s).", owner_dir);
         bpf_object__for_each_map(map, obj) {
                 _cleanup_free_ char *pin = NULL;
@@ -256,19 +243,19 @@ static int reuse_owner_maps(struct bpf_object *obj, const char *owner_dir, LoadE
                 if (fd < 0)
                         continue; /* a map of its own */
                 if (bpf_map__reuse_fd(map, fd) < 0)
-                        return load_fail(err, errno, NULL,
+                        return error_info_set(err, errno, NULL,
                                          "Map '%s' of the map owner does not fit this object: %m", bpf_map__name(map));
         }
         return 0;
 }
 
-static int pin_maps(struct bpf_object *obj, const char *dir, LoadError *err) {
+static int pin_maps(struct bpf_object *obj, const char *dir, ErrorInfo *err) {
         struct bpf_map *map;
         int r;
 
         r = mkdir_parents(dir, 0700);
         if (r < 0)
-                return load_fail(err, r, NULL, "Cannot create %s: %m", dir);
+                return error_info_set(err, r, NULL, "Cannot create %s: %m", dir);
         bpf_object__for_each_map(map, obj) {
                 _cleanup_free_ char *pin = NULL;
 
@@ -280,7 +267,7 @@ static int pin_maps(struct bpf_object *obj, const char *dir, LoadError *err) {
                 if (access(pin, F_OK) == 0)
                         continue; /* shared with the owner, already pinned */
                 if (bpf_obj_pin(bpf_map__fd(map), pin) < 0)
-                        return load_fail(err, errno, NULL, "Cannot pin map %s: %m", pin);
+                        return error_info_set(err, errno, NULL, "Cannot pin map %s: %m", pin);
         }
         return 0;
 }
@@ -335,22 +322,22 @@ static const char *libbpf_last_error(void) {
         return nl ? nl + 1 : libbpf_log;
 }
 
-static int check_request(const KernelFeatures *kf, const LoadRequest *req, LoadError *err) {
+static int check_request(const KernelFeatures *kf, const LoadRequest *req, ErrorInfo *err) {
         if (req->n_programs == 0)
-                return load_fail(err, EINVAL, NULL, "No programs to load.");
+                return error_info_set(err, EINVAL, NULL, "No programs to load.");
         if (req->n_programs > LOAD_PROGRAMS_MAX)
-                return load_fail(err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "At most %d programs per load.", LOAD_PROGRAMS_MAX);
+                return error_info_set(err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "At most %d programs per load.", LOAD_PROGRAMS_MAX);
         if (!req->path || req->path[0] != '/')
-                return load_fail(err, EINVAL, NULL, "The object path must be absolute.");
+                return error_info_set(err, EINVAL, NULL, "The object path must be absolute.");
         for (size_t i = 0; i < req->n_programs; i++) {
                 const ProgramSpec *s = &req->programs[i];
                 const KernelFeature *f = kernel_features_find(kf, program_type_feature(s->type));
 
                 for (size_t j = 0; j < i; j++)
                         if (streq(req->programs[j].name, s->name))
-                                return load_fail(err, EINVAL, NULL, "Program '%s' is listed twice.", s->name);
+                                return error_info_set(err, EINVAL, NULL, "Program '%s' is listed twice.", s->name);
                 if (f && !f->supported)
-                        return load_fail(err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
+                        return error_info_set(err, EOPNOTSUPP, BUS_ERROR_UNSUPPORTED_BY_KERNEL,
                                          "This kernel cannot run %s programs: %s (kernel feature '%s').",
                                          program_type_to_string(s->type), f->detail, f->name);
         }
@@ -358,7 +345,7 @@ static int check_request(const KernelFeatures *kf, const LoadRequest *req, LoadE
 }
 
 int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadRequest *req,
-                 Program ***ret, size_t *ret_n, LoadError *err) {
+                 Program ***ret, size_t *ret_n, ErrorInfo *err) {
         _cleanup_free_ char *owner_dir = NULL, *maps_dir = NULL;
         struct bpf_program **progs = NULL;
         Program **result = NULL;
@@ -369,7 +356,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
         uint32_t group_id = 0;
         int r;
 
-        *err = (LoadError) {};
+        *err = (ErrorInfo) {};
         r = check_request(kf, req, err);
         if (r < 0)
                 return r;
@@ -383,7 +370,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
 
         obj = bpf_object__open_file(req->path, NULL);
         if (!obj) {
-                r = load_fail(err, errno, BUS_ERROR_INVALID_BYTECODE, "Cannot open BPF object %s: %s", req->path,
+                r = error_info_set(err, errno, BUS_ERROR_INVALID_BYTECODE, "Cannot open BPF object %s: %s", req->path,
                               libbpf_log_len ? libbpf_last_error() : strerror(errno));
                 goto finish;
         }
@@ -407,7 +394,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
 
                 progs[i] = bpf_object__find_program_by_name(obj, s->name);
                 if (!progs[i]) {
-                        r = load_fail(err, ENOENT, BUS_ERROR_INVALID_BYTECODE,
+                        r = error_info_set(err, ENOENT, BUS_ERROR_INVALID_BYTECODE,
                                       "%s has no program (function) named '%s'.", req->path, s->name);
                         goto finish;
                 }
@@ -417,7 +404,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
                 if (program_types[s->type].attach_type)
                         (void) bpf_program__set_expected_attach_type(progs[i], program_types[s->type].attach_type);
                 if (s->attach_func && bpf_program__set_attach_target(progs[i], 0, s->attach_func) < 0) {
-                        r = load_fail(err, errno, NULL, "Cannot target kernel function '%s': %m", s->attach_func);
+                        r = error_info_set(err, errno, NULL, "Cannot target kernel function '%s': %m", s->attach_func);
                         goto finish;
                 }
                 if (s->type == PROGRAM_CGROUP) {
@@ -425,7 +412,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
                         if (t < BPF_PROG_TYPE_CGROUP_SKB || (t != BPF_PROG_TYPE_CGROUP_SKB && t != BPF_PROG_TYPE_CGROUP_SOCK &&
                                                              t != BPF_PROG_TYPE_CGROUP_SOCK_ADDR && t != BPF_PROG_TYPE_CGROUP_SOCKOPT &&
                                                              t != BPF_PROG_TYPE_CGROUP_SYSCTL && t != BPF_PROG_TYPE_CGROUP_DEVICE)) {
-                                r = load_fail(err, EINVAL, BUS_ERROR_INVALID_BYTECODE,
+                                r = error_info_set(err, EINVAL, BUS_ERROR_INVALID_BYTECODE,
                                               "Program '%s' is not a cgroup program (section \"%s\").", s->name,
                                               bpf_program__section_name(progs[i]));
                                 goto finish;
@@ -452,7 +439,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
 
         if (bpf_object__load(obj) < 0) {
                 /* EPERM: not privileged; EACCES and the rest: the verifier refused. */
-                r = load_fail(err, errno, errno == EPERM ? NULL : BUS_ERROR_INVALID_BYTECODE,
+                r = error_info_set(err, errno, errno == EPERM ? NULL : BUS_ERROR_INVALID_BYTECODE,
                               "The kernel refused to load %s: %s", req->path,
                               libbpf_log_len ? libbpf_last_error() : strerror(errno));
                 goto finish;
@@ -484,7 +471,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
                 }
                 r = mkdir_parents(programs_dir, 0700);
                 if (r < 0) {
-                        r = load_fail(err, r, NULL, "Cannot create %s: %m", programs_dir);
+                        r = error_info_set(err, r, NULL, "Cannot create %s: %m", programs_dir);
                         goto finish;
                 }
         }
@@ -507,7 +494,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
                         goto finish;
                 }
                 if (bpf_obj_pin(bpf_program__fd(progs[i]), pin) < 0) {
-                        r = load_fail(err, errno, NULL, "Cannot pin %s: %m", pin);
+                        r = error_info_set(err, errno, NULL, "Cannot pin %s: %m", pin);
                         goto finish;
                 }
                 n_pinned++;
@@ -560,7 +547,7 @@ finish:
                 if (maps_dir_created && maps_dir)
                         (void) rm_rf(maps_dir);
                 if (err->error == 0)
-                        (void) load_fail(err, r, NULL, "Loading %s failed: %s", req->path, strerror(-r));
+                        (void) error_info_set(err, r, NULL, "Loading %s failed: %s", req->path, strerror(-r));
         }
         if (result)
                 for (size_t i = 0; i < req->n_programs; i++)

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
+#include "errors.h"
 #include "kernel-features.h"
 #include "macro.h"
 
@@ -84,18 +85,12 @@ int program_from_json(json_object *j, Program **ret);
 char *program_pin_path(const char *bpffs_root, uint32_t id);
 char *map_pin_dir(const char *bpffs_root, uint32_t owner_id);
 
-typedef struct LoadError {
-        int error;              /* negative errno */
-        char message[512];      /* for the caller: what exactly went wrong */
-        const char *bus_error;  /* org.bpfhub.Error.* name or NULL */
-} LoadError;
-
 /* Loads the programs of req from one object, as one group sharing maps and
  * globals, pins them (and the object's maps) below bpffs_root and returns
  * the Program descriptions, in request order. On failure nothing is left
  * pinned or loaded and *err says why. Does not write records. */
 int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadRequest *req,
-                 Program ***ret, size_t *ret_n, LoadError *err);
+                 Program ***ret, size_t *ret_n, ErrorInfo *err);
 
 /* Unpins the program; the kernel frees it when its last link goes. */
 int program_unpin(const char *bpffs_root, uint32_t id);

@@ -345,13 +345,13 @@ int state_open(const char *state_dir, const char *bpffs_root, State **ret, Recon
 }
 
 int state_load(State *s, const KernelFeatures *kf, const LoadRequest *req, Program ***ret, size_t *ret_n,
-               LoadError *err) {
+               ErrorInfo *err) {
         Program **progs = NULL;
         size_t n = 0;
         int r;
 
         if (req->map_owner_id > 0 && !state_find_program(s, req->map_owner_id)) {
-                *err = (LoadError) { .error = -ENOENT, .bus_error = BUS_ERROR_NO_SUCH_PROGRAM };
+                *err = (ErrorInfo) { .error = -ENOENT, .bus_error = BUS_ERROR_NO_SUCH_PROGRAM };
                 (void) snprintf(err->message, sizeof err->message, "No managed program %" PRIu32 " to share maps with.",
                                 req->map_owner_id);
                 return -ENOENT;
@@ -378,7 +378,7 @@ int state_load(State *s, const KernelFeatures *kf, const LoadRequest *req, Progr
                         for (size_t k = 0; k < n; k++)
                                 program_free(progs[k]);
                         free(progs);
-                        *err = (LoadError) { .error = r };
+                        *err = (ErrorInfo) { .error = r };
                         (void) snprintf(err->message, sizeof err->message, "Cannot write the program record: %s",
                                         strerror(-r));
                         return r;
@@ -394,13 +394,13 @@ int state_load(State *s, const KernelFeatures *kf, const LoadRequest *req, Progr
         return 0;
 }
 
-int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, AttachError *err) {
+int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, ErrorInfo *err) {
         _cleanup_(link_freep) Link *owned = l;
         Program *p = state_find_program(s, l->program_id);
         int r;
 
         if (!p) {
-                *err = (AttachError) { .error = -ENOENT, .bus_error = BUS_ERROR_NO_SUCH_PROGRAM };
+                *err = (ErrorInfo) { .error = -ENOENT, .bus_error = BUS_ERROR_NO_SUCH_PROGRAM };
                 (void) snprintf(err->message, sizeof err->message, "No managed program %" PRIu32 ".", l->program_id);
                 return -ENOENT;
         }
@@ -413,7 +413,7 @@ int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, Attach
         /* The intent comes first, so a crash during the attach is found. */
         r = save_link(s, l);
         if (r < 0) {
-                *err = (AttachError) { .error = r };
+                *err = (ErrorInfo) { .error = r };
                 (void) snprintf(err->message, sizeof err->message, "Cannot write the link record: %s", strerror(-r));
                 return r;
         }
@@ -432,7 +432,7 @@ int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, Attach
         if (r < 0) {
                 (void) link_detach(s->bpffs_root, l);
                 (void) remove_record(s, "links", l->id);
-                *err = (AttachError) { .error = r };
+                *err = (ErrorInfo) { .error = r };
                 (void) snprintf(err->message, sizeof err->message, "Cannot write the link record: %s", strerror(-r));
                 return r;
         }

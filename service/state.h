@@ -39,9 +39,9 @@ size_t state_program_links(State *s, uint32_t program_id, Link ***ret);
 
 /* Loads and records; the new programs stay owned by the state. */
 int state_load(State *s, const KernelFeatures *kf, const LoadRequest *req, Program ***ret, size_t *ret_n,
-               LoadError *err);
+               ErrorInfo *err);
 /* Attaches and records; takes ownership of l (its id is assigned here). */
-int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, AttachError *err);
+int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, ErrorInfo *err);
 int state_detach(State *s, uint32_t link_id);
 /* Detaches the program's links, unpins it, drops its records and, with the
  * last user, its pinned maps. */

@@ -129,7 +129,7 @@ static void test_load_group_and_globals(void) {
         Program **progs = NULL;
         size_t n = 0;
         LoadRequest req;
-        LoadError err;
+        ErrorInfo err;
         json_object *info, *v, *maps_a, *maps_b;
         int fd;
         Env e;
@@ -215,7 +215,7 @@ static void test_map_sharing(void) {
         Program **owner = NULL, **sharer = NULL;
         size_t n1 = 0, n2 = 0;
         LoadRequest req;
-        LoadError err;
+        ErrorInfo err;
         int fd;
         Env e;
 
@@ -291,7 +291,7 @@ static void test_bad_input(void) {
                 Program **progs = NULL;
                 size_t n = 0;
                 LoadRequest req;
-                LoadError err;
+                ErrorInfo err;
                 g_autofree char *programs = g_build_filename(e.bpffs, "programs", NULL);
                 g_autofree char *maps = g_build_filename(e.bpffs, "maps", NULL);
 
@@ -321,7 +321,7 @@ static void test_unsupported_type(void) {
         Program **progs = NULL;
         size_t n = 0;
         LoadRequest req;
-        LoadError err;
+        ErrorInfo err;
         Env e;
 
         if (!env_start(&e))

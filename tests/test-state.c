@@ -64,7 +64,7 @@ static Program *load_one(Env *e, const char *obj, const char *name, ProgramType 
         LoadRequest req = { .path = fixture_build_path(file), .n_programs = 1 };
         Program **progs = NULL, *p;
         size_t n = 0;
-        LoadError err;
+        ErrorInfo err;
 
         req.programs = g_new0(ProgramSpec, 1);
         req.programs[0] = (ProgramSpec) { .name = strdup(name), .type = type };
@@ -87,7 +87,7 @@ static Link *new_link(uint32_t program_id, LinkKind kind) {
 
 static Link *attach_ok(Env *e, Link *l) {
         Link *out = NULL;
-        AttachError err;
+        ErrorInfo err;
 
         if (state_attach(e->state, &e->kf, l, &out, &err) < 0)
                 g_error("attach %s: %s", link_kind_to_string(l->kind), err.message);
@@ -112,7 +112,7 @@ static void ping(Env *e) {
 static void test_attach_kinds(void) {
         Program *xdp, *tc, *tcx, *tp, *up, *cg;
         Link *l, *xdp_link;
-        AttachError err;
+        ErrorInfo err;
         uint64_t before;
         Env e;
 
@@ -248,8 +248,8 @@ static void test_reconcile(void) {
         Program *kept, *orphan_prog = NULL, **orphans = NULL;
         Link *kept_link, *half;
         ReconcileReport rep;
-        AttachError aerr;
-        LoadError lerr;
+        ErrorInfo aerr;
+        ErrorInfo lerr;
         json_object *j;
         size_t n;
         uint64_t before;
