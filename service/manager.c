@@ -51,6 +51,7 @@ Manager *manager_free(Manager *m) {
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         kernel_features_done(&m->features);
+        state_free(m->state);
         config_done(&m->config);
         return mfree(m);
 }
@@ -92,6 +93,23 @@ int manager_startup(Manager *m) {
                 n_supported += m->features.items[i].supported;
         log_debug("Kernel %s: %zu of %zu features supported.", m->features.release, n_supported,
                   m->features.n_items);
+
+        /* Before anything could unshare the mount namespace (tracefs). */
+        r = bpffs_ensure(m->config.bpffs_root);
+        if (r < 0)
+                return log_error_errno(r, "Failed to prepare the pin directory %s on a bpf file system: %m",
+                                       m->config.bpffs_root);
+        {
+                ReconcileReport rep;
+                r = state_open(m->config.state_dir, m->config.bpffs_root, &m->state, &rep);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read state from %s: %m", m->config.state_dir);
+                log_info("State: %u programs and %u links kept; dropped %u program and %u link records without "
+                         "kernel objects; removed %u orphan program pins and %u orphan link pins; completed %u "
+                         "interrupted attaches.", rep.programs_kept, rep.links_kept, rep.programs_dropped,
+                         rep.links_dropped, rep.orphan_programs_unpinned, rep.orphan_links_detached,
+                         rep.incomplete_links_completed);
+        }
 
         r = manager_connect_bus(m);
         if (r < 0)

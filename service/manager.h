@@ -6,12 +6,14 @@
 
 #include "config.h"
 #include "kernel-features.h"
+#include "state.h"
 
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
         BpfhubConfig config;
         KernelFeatures features;
+        State *state;
         usec_t start_time;
 
         /* Work that must finish before the daemon may exit: bus calls

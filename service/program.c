@@ -8,7 +8,9 @@
 #include <inttypes.h>
 #include <linux/bpf.h>
 #include <stdarg.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 #include "errors.h"
@@ -773,4 +775,40 @@ int program_from_json(json_object *j, Program **ret) {
         p->loaded_usec = loaded;
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static bool on_bpffs(const char *path) {
+        struct statfs sfs;
+        return statfs(path, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC;
+}
+
+int bpffs_ensure(const char *bpffs_root) {
+        _cleanup_free_ char *existing = strdup(bpffs_root);
+        const char *mount_at;
+        int r;
+
+        if (!existing)
+                return -ENOMEM;
+        /* The deepest existing ancestor tells which file system we are on. */
+        while (access(existing, F_OK) < 0) {
+                char *slash = strrchr(existing, '/');
+                if (!slash || slash == existing)
+                        break;
+                *slash = '\0';
+        }
+        if (on_bpffs(existing))
+                return mkdir_parents(bpffs_root, 0700);
+
+        mount_at = startswith(bpffs_root, "/sys/fs/bpf/") ? "/sys/fs/bpf" : bpffs_root;
+        r = mkdir_parents(mount_at, 0700);
+        if (r < 0)
+                return r;
+        if (mount("bpf", mount_at, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+                return -errno;
+        log_info("Mounted a bpf file system on %s.", mount_at);
+        return mkdir_parents(bpffs_root, 0700);
 }

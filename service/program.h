@@ -103,3 +103,9 @@ int program_open_pinned(const char *bpffs_root, uint32_t id);
  * verifiedInstructions, createdByUid. */
 int program_kernel_info(int fd, json_object **ret);
 int program_kernel_info_by_id(uint32_t id, json_object **ret);
+
+/* Makes sure bpffs_root lies on a bpf file system, mounting one (at
+ * /sys/fs/bpf for the default layout, else at bpffs_root itself) when it
+ * does not. Must run before anything unshares the mount namespace, or the
+ * mount would be invisible to everybody else. */
+int bpffs_ensure(const char *bpffs_root);

@@ -154,6 +154,8 @@ static void assert_interface_equal(GDBusInterfaceInfo *contract, GDBusInterfaceI
         }
 }
 
+static GDBusNodeInfo *load_contract(const char *name);
+
 static void test_introspection_contract(void) {
         g_autofree char *live_xml = NULL, *contract_xml = NULL, *contract_path = NULL;
         g_autoptr(GDBusNodeInfo) live = NULL, contract = NULL;
@@ -195,19 +197,75 @@ static void test_introspection_contract(void) {
         env_stop(&e);
 }
 
+/* Program1 and Link1 objects match their contracts too. */
+static void test_entity_contracts(void) {
+        g_autofree char *object = NULL;
+        sd_bus_message *reply = NULL;
+        const char *prog_path, *link_path;
+        uint32_t prog_id, link_id;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        Env e;
+
+        if (!fixture_require_root())
+                return;
+        if (!env_start(&e, NULL))
+                return env_stop(&e);
+
+        object = fixture_build_path("bpf/feature-probes.bpf.o");
+        if (sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "Load", &error,
+                               &reply, "sa(sss)a{sv}", object, 1, "probe_tracepoint", "tracepoint", "", 0) < 0)
+                g_error("Load: %s", error.message);
+        g_assert_cmpint(sd_bus_message_read(reply, "a(uo)", 1, &prog_id, &prog_path), >=, 0);
+        prog_path = g_strdup(prog_path);
+        reply = sd_bus_message_unref(reply);
+        if (sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "Attach", &error,
+                               &reply, "usa{sv}", prog_id, "tracepoint", 1, "tracepoint", "s",
+                               "syscalls/sys_enter_getppid") < 0)
+                g_error("Attach: %s", error.message);
+        g_assert_cmpint(sd_bus_message_read(reply, "uo", &link_id, &link_path), >=, 0);
+        link_path = g_strdup(link_path);
+        reply = sd_bus_message_unref(reply);
+
+        for (int k = 0; k < 2; k++) {
+                const char *name = k == 0 ? "org.bpfhub.Program1" : "org.bpfhub.Link1";
+                g_autofree char *live_xml = introspect(e.client, k == 0 ? prog_path : link_path);
+                g_autoptr(GError) gerror = NULL;
+                g_autoptr(GDBusNodeInfo) live = g_dbus_node_info_new_for_xml(live_xml, &gerror);
+                g_autoptr(GDBusNodeInfo) contract = load_contract(name);
+                GDBusInterfaceInfo *l;
+
+                g_assert_no_error(gerror);
+                l = g_dbus_node_info_lookup_interface(live, name);
+                g_assert_nonnull(l);
+                assert_interface_equal(g_dbus_node_info_lookup_interface(contract, name), l);
+        }
+
+        g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, prog_path, "org.bpfhub.Program1", "Unload",
+                                           &error, NULL, NULL), >=, 0);
+        g_free((char *) prog_path);
+        g_free((char *) link_path);
+        env_stop(&e);
+}
+
 /* The bus policy must allow every method of the contract by name: a method
  * without a policy line would be unreachable for everyone but root. */
-static void test_policy_lists_every_method(void) {
-        g_autofree char *contract_xml = NULL, *contract_path = NULL, *policy = NULL, *policy_path = NULL;
-        g_autoptr(GDBusNodeInfo) contract = NULL;
+static GDBusNodeInfo *load_contract(const char *name) {
+        g_autofree char *file = g_strdup_printf("dbus/%s.xml", name);
+        g_autofree char *path = fixture_source_path(file), *xml = NULL;
         g_autoptr(GError) error = NULL;
+        GDBusNodeInfo *info;
 
-        contract_path = fixture_source_path("dbus/org.bpfhub.Manager1.xml");
-        policy_path = fixture_source_path("dbus/org.bpfhub.Manager1.conf");
-        g_assert_true(g_file_get_contents(contract_path, &contract_xml, NULL, NULL));
-        g_assert_true(g_file_get_contents(policy_path, &policy, NULL, NULL));
-        contract = g_dbus_node_info_new_for_xml(contract_xml, &error);
+        g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
+        info = g_dbus_node_info_new_for_xml(xml, &error);
         g_assert_no_error(error);
+        return info;
+}
+
+static void test_policy_lists_every_method(void) {
+        g_autofree char *policy = NULL, *policy_path = NULL;
+
+        policy_path = fixture_source_path("dbus/org.bpfhub.Manager1.conf");
+        g_assert_true(g_file_get_contents(policy_path, &policy, NULL, NULL));
 
         /* Compare with all whitespace runs folded to one space. */
         g_auto(GStrv) words = g_strsplit_set(policy, " \t\n", -1);
@@ -218,13 +276,17 @@ static void test_policy_lists_every_method(void) {
                         g_string_append_printf(s, "%s ", *w);
         flat = g_string_free(s, FALSE);
 
-        for (GDBusInterfaceInfo **i = contract->interfaces; i && *i; i++)
-                for (GDBusMethodInfo **m = (*i)->methods; m && *m; m++) {
-                        g_autofree char *needle = g_strdup_printf(
-                                "send_interface=\"%s\" send_member=\"%s\"", (*i)->name, (*m)->name);
-                        if (!strstr(flat, needle))
-                                g_error("dbus/org.bpfhub.Manager1.conf does not allow %s.%s", (*i)->name, (*m)->name);
-                }
+        for (const char *const *c = (const char *const[]) { "org.bpfhub.Manager1", "org.bpfhub.Program1",
+                                                            "org.bpfhub.Link1", NULL }; *c; c++) {
+                g_autoptr(GDBusNodeInfo) contract = load_contract(*c);
+                for (GDBusInterfaceInfo **i = contract->interfaces; i && *i; i++)
+                        for (GDBusMethodInfo **m = (*i)->methods; m && *m; m++) {
+                                g_autofree char *needle = g_strdup_printf(
+                                        "send_interface=\"%s\" send_member=\"%s\"", (*i)->name, (*m)->name);
+                                if (!strstr(flat, needle))
+                                        g_error("dbus/org.bpfhub.Manager1.conf does not allow %s.%s", (*i)->name, (*m)->name);
+                        }
+        }
 }
 
 static void assert_features_match_property(sd_bus *bus, json_object *features) {
@@ -664,6 +726,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/bus/activation", test_activation);
         g_test_add_func("/bus/introspection-contract", test_introspection_contract);
         g_test_add_func("/bus/policy-lists-every-method", test_policy_lists_every_method);
+        g_test_add_func("/bus/entity-contracts", test_entity_contracts);
         g_test_add_func("/bus/describe", test_describe);
         g_test_add_func("/bus/config-file", test_config_file);
         g_test_add_func("/bus/idle-exit", test_idle_exit);

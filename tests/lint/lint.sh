@@ -117,6 +117,9 @@ install)
              "$prefix/share/dbus-1/system.d/org.bpfhub.Manager1.conf" \
              "$prefix/share/dbus-1/system-services/org.bpfhub.Manager1.service" \
              "$prefix/share/dbus-1/interfaces/org.bpfhub.Manager1.xml" \
+             "$prefix/share/dbus-1/interfaces/org.bpfhub.Program1.xml" \
+             "$prefix/share/dbus-1/interfaces/org.bpfhub.Link1.xml" \
+             "$prefix/lib/bpfhub/xdp-counter.bpf.o" \
              "$prefix/share/polkit-1/actions/org.bpfhub.policy" \
              "$prefix/share/locale/zh_CN/LC_MESSAGES/bpfhub.mo" \
              "$prefix/share/man/man8/bpfhubd.8" "$prefix/share/man/man1/bpfhubctl.1"; do
