@@ -13,7 +13,23 @@ static void help(void) {
                  "Commands:\n"
                  "  status                  Show the service's version, configuration and\n"
                  "                          which eBPF program types and attach kinds the\n"
-                 "                          running kernel supports\n\n"
+                 "                          running kernel supports\n"
+                 "  load file --path P --name N [-g NAME=HEX] [-m K=V] [--map-owner-id ID]\n"
+                 "            [--application NAME] TYPE [TYPE OPTIONS]\n"
+                 "                          Load function N of object P and attach it; TYPE is\n"
+                 "                          xdp|tc|tcx (-i IFACE -p PRIO [-d DIR] [--netns P]\n"
+                 "                          [--mode native|generic] [--proceed-on A...]),\n"
+                 "                          tracepoint (--tracepoint G/N), kprobe (-f FN [-o OFF]\n"
+                 "                          [-r]), uprobe (-t TARGET -f FN|-o OFF [-r] [--pid P]),\n"
+                 "                          fentry|fexit (-f FN), cgroup (--cgroup PATH\n"
+                 "                          --attach-type ingress|egress|sock_create|connect4|...)\n"
+                 "  attach ID TYPE [TYPE OPTIONS]\n"
+                 "                          Attach loaded program ID once more\n"
+                 "  detach LINK              Detach link LINK\n"
+                 "  unload ID                Detach and unload program ID\n"
+                 "  list [--all] [--program-type T] [--metadata-selector K=V] [--application N]\n"
+                 "                          List managed programs (--all: every program)\n"
+                 "  get ID                   Show bpfhub and kernel state of program ID\n\n"
                  "Options:\n"
                  "  -h --help               Show this help\n"
                  "     --version            Show the package version\n"
@@ -139,6 +155,12 @@ int report_bus_error(Context *c, const char *what, const sd_bus_error *error, in
 static int run(int argc, char *argv[]) {
         static const Verb verbs[] = {
                 { "status", VERB_ANY, VERB_ANY, VERB_DEFAULT, verb_status },
+                { "load",   2,        VERB_ANY, 0,            verb_load },
+                { "attach", 3,        VERB_ANY, 0,            verb_attach },
+                { "detach", 2,        2,        0,            verb_detach },
+                { "unload", 2,        2,        0,            verb_unload },
+                { "list",   VERB_ANY, VERB_ANY, 0,            verb_list },
+                { "get",    2,        VERB_ANY, 0,            verb_get },
                 {}
         };
         Context c = { .legend = true };

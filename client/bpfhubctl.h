@@ -44,3 +44,9 @@ int report_bus_error(Context *c, const char *what, const sd_bus_error *error, in
 int parse_common_options(int argc, char *argv[], Context *c, bool in_verb);
 
 int verb_status(int argc, char *argv[], void *userdata);
+int verb_load(int argc, char *argv[], void *userdata);
+int verb_attach(int argc, char *argv[], void *userdata);
+int verb_detach(int argc, char *argv[], void *userdata);
+int verb_unload(int argc, char *argv[], void *userdata);
+int verb_list(int argc, char *argv[], void *userdata);
+int verb_get(int argc, char *argv[], void *userdata);
