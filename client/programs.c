@@ -264,7 +264,7 @@ static int call_attach(Context *c, sd_bus *bus, uint32_t program_id, const Attac
         if (r >= 0)
                 r = append_attach_options(m, a);
         if (r < 0)
-                return log_error_errno(r, "Failed to build the request: %m");
+                return log_error_errno(r, _("Failed to build the request: %m"));
         r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
                 return report_bus_error(c, _("Failed to attach"), &error, r);
@@ -305,7 +305,7 @@ static int call_json(Context *c, sd_bus *bus, const char *method, const char *wh
         r = sd_bus_message_appendv(m, types, ap);
         va_end(ap);
         if (r < 0)
-                return log_error_errno(r, "Failed to build the request: %m");
+                return log_error_errno(r, _("Failed to build the request: %m"));
         r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
                 return report_bus_error(c, what, &error, r);
@@ -325,8 +325,11 @@ static void print_json(Context *c, json_object *j) {
                        (c->json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN)));
 }
 
+/* Labels are padded by display width: translated labels may be CJK. */
 static void print_field(const char *label, const char *value) {
-        printf(" %-33s %s\n", label, value && *value ? value : _("None"));
+        size_t w = display_width(label);
+
+        printf(" %s%*s %s\n", label, w < 33 ? (int) (33 - w) : 0, "", value && *value ? value : _("None"));
 }
 
 static char *join_array(json_object *a, const char *sep) {
@@ -538,7 +541,7 @@ int verb_load(int argc, char *argv[], void *userdata) {
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to build the request: %m");
+                return log_error_errno(r, _("Failed to build the request: %m"));
 
         r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
@@ -699,7 +702,7 @@ int verb_list(int argc, char *argv[], void *userdata) {
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to build the request: %m");
+                return log_error_errno(r, _("Failed to build the request: %m"));
         {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 const char *text;

@@ -61,7 +61,7 @@ size_t table_get_rows(const Table *t) {
 }
 
 /* Terminal columns a UTF-8 string takes: translated headers may be CJK. */
-static size_t display_width(const char *s) {
+size_t display_width(const char *s) {
         mbstate_t st = {};
         size_t w = 0;
 

@@ -11,6 +11,9 @@ typedef enum CellColor {
         CELL_BAD,
 } CellColor;
 
+/* Terminal columns a UTF-8 string takes (CJK characters take two). */
+size_t display_width(const char *s);
+
 Table *table_new(size_t n_columns, const char *const *headers);
 Table *table_free(Table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
