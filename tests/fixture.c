@@ -227,6 +227,15 @@ void fixture_scratch_free(char *path) {
         g_free(path);
 }
 
+unsigned fixture_count_entries(const char *dir) {
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        unsigned n = 0;
+
+        while (d && g_dir_read_name(d))
+                n++;
+        return n;
+}
+
 int fixture_run(char **out, const char *fmt, ...) {
         g_autofree char *cmd = NULL, *std_out = NULL, *std_err = NULL;
         g_autoptr(GError) error = NULL;
@@ -244,9 +253,15 @@ int fixture_run(char **out, const char *fmt, ...) {
                 g_printerr("# failed to run '%s': %s\n", cmd, error->message);
                 return -1;
         }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                g_printerr("# '%s' exited with %d: %s", cmd, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                           std_err ?: "");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                /* Every line a comment, and a newline at the end: TAP reads this stream. */
+                g_autofree char *err = g_strstrip(g_strdup(std_err ?: ""));
+                g_autofree char *commented = NULL;
+                g_auto(GStrv) lines = g_strsplit(err, "\n", -1);
+                commented = g_strjoinv("\n#   ", lines);
+                g_printerr("# '%s' exited with %d%s%s\n", cmd, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                           *err ? ":\n#   " : "", commented);
+        }
         if (out)
                 *out = g_steal_pointer(&std_out);
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -38,6 +38,9 @@ bool fixture_require_program(const char *name);
 char *fixture_scratch_new(const char *tag);
 void fixture_scratch_free(char *path);
 
+/* Entries in a directory (0 when it does not exist). */
+unsigned fixture_count_entries(const char *dir);
+
 /* Runs a command line through /bin/sh, returns its exit status (or -1), and
  * captures stdout when "out" is not NULL. */
 int fixture_run(char **out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

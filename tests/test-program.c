@@ -96,15 +96,6 @@ static bool wait_program_gone(uint32_t id) {
         return false;
 }
 
-static unsigned count_entries(const char *dir) {
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        unsigned n = 0;
-
-        while (d && g_dir_read_name(d))
-                n++;
-        return n;
-}
-
 static int test_run(int prog_fd) {
         uint8_t pkt[64] = {};
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof pkt, .repeat = 1);
@@ -308,8 +299,8 @@ static void test_bad_input(void) {
                 if (!strstr(err.message, cases[i].expect))
                         g_error("case %zu: expected '%s' in '%s'", i, cases[i].expect, err.message);
                 g_assert_cmpstr(err.bus_error, ==, cases[i].bus_error);
-                g_assert_cmpuint(count_entries(programs), ==, 0);
-                g_assert_cmpuint(count_entries(maps), ==, 0);
+                g_assert_cmpuint(fixture_count_entries(programs), ==, 0);
+                g_assert_cmpuint(fixture_count_entries(maps), ==, 0);
                 load_request_done(&req);
         }
         g_assert_cmpuint(count_kernel_programs("globals_xdp") + count_kernel_programs("probe_xdp"), ==, before);
