@@ -233,6 +233,7 @@ static int link_kernel_id(int fd, uint32_t *ret) {
 
 typedef struct AttachCtx {
         const char *bpffs_root;
+        const TcxPlacement *placement;
         Link *link;
         int prog_fd;
         ErrorInfo *err;
@@ -278,20 +279,123 @@ static int attach_xdp_in_ns(void *userdata) {
                            l->mode ?: "native or generic");
 }
 
+static bool same_tcx_hook(const Link *a, const Link *b) {
+        return a->kind == LINK_TCX && streq_ptr(a->iface, b->iface) && streq_ptr(a->netns, b->netns) &&
+               streq_ptr(a->direction, b->direction);
+}
+
+TcxPlacement tcx_placement(Link *const *existing, size_t n, const Link *l) {
+        const Link *before = NULL, *after = NULL;
+
+        /* existing[] is in attach order, and among equal priorities the kernel
+         * order is the attach order, so strict comparisons keep the earliest. */
+        for (size_t i = 0; i < n; i++) {
+                const Link *o = existing[i];
+
+                if (o == l || !o->complete || o->kernel_link_id == 0 || !same_tcx_hook(o, l))
+                        continue;
+                if (o->priority > l->priority) {
+                        if (!before || o->priority < before->priority)
+                                before = o;
+                } else if (!after || o->priority >= after->priority)
+                        after = o;
+        }
+        if (before)
+                return (TcxPlacement) { .relative_link_id = before->kernel_link_id, .before = true };
+        if (after)
+                return (TcxPlacement) { .relative_link_id = after->kernel_link_id, .before = false };
+        return (TcxPlacement) {};
+}
+
+/* Raw BPF_LINK_CREATE and BPF_PROG_QUERY for TCX: libbpf 1.1 and Debian 12's
+ * uapi headers predate it (Linux 6.6), so the attr layouts are spelled out. */
+#define TCX_F_BEFORE (1U << 3)
+#define TCX_F_AFTER  (1U << 4)
+#define TCX_F_ID     (1U << 5)
+#define TCX_F_LINK   (1U << 13)
+
+struct tcx_link_create_attr {
+        uint32_t prog_fd;
+        uint32_t target_ifindex;
+        uint32_t attach_type;
+        uint32_t flags;
+        uint32_t relative_id;
+        uint32_t pad;
+        uint64_t expected_revision;
+        uint8_t rest[64];       /* the rest of union bpf_attr stays zero */
+};
+
+struct tcx_query_attr {
+        uint32_t target_ifindex;
+        uint32_t attach_type;
+        uint32_t query_flags;
+        uint32_t attach_flags;
+        uint64_t prog_ids;
+        uint32_t count;
+        uint32_t pad;
+        uint64_t prog_attach_flags;
+        uint64_t link_ids;
+        uint64_t link_attach_flags;
+        uint64_t revision;
+        uint8_t rest[32];
+};
+
+int tcx_query(int ifindex, bool ingress, uint32_t *prog_ids, uint32_t *n, uint64_t *ret_revision) {
+        struct tcx_query_attr a = {
+                .target_ifindex = (uint32_t) ifindex,
+                .attach_type = ingress ? BPF_TCX_INGRESS : BPF_TCX_EGRESS,
+                .prog_ids = (uint64_t) (uintptr_t) prog_ids,
+                .count = prog_ids ? *n : 0,
+        };
+
+        if (syscall(SYS_bpf, BPF_PROG_QUERY, &a, sizeof a) < 0)
+                return -errno;
+        if (n)
+                *n = a.count;
+        if (ret_revision)
+                *ret_revision = a.revision;
+        return 0;
+}
+
 static int attach_tcx_in_ns(void *userdata) {
         AttachCtx *c = userdata;
         Link *l = c->link;
+        bool ingress = streq(l->direction, "ingress");
         int r;
 
         r = resolve_ifindex(c);
         if (r < 0)
                 return r;
-        c->link_fd = bpf_link_create(c->prog_fd, l->ifindex,
-                                     (enum bpf_attach_type) (streq(l->direction, "ingress") ? BPF_TCX_INGRESS : BPF_TCX_EGRESS),
-                                     NULL);
-        if (c->link_fd < 0)
+
+        /* Another attacher may change the hook between our query and our
+         * attach: the expected revision makes the kernel refuse (ESTALE)
+         * rather than misplace us, and we try again. */
+        for (unsigned attempt = 0;; attempt++) {
+                struct tcx_link_create_attr a = {
+                        .prog_fd = (uint32_t) c->prog_fd,
+                        .target_ifindex = (uint32_t) l->ifindex,
+                        .attach_type = ingress ? BPF_TCX_INGRESS : BPF_TCX_EGRESS,
+                };
+                uint64_t revision = 0;
+
+                r = tcx_query(l->ifindex, ingress, NULL, NULL, &revision);
+                if (r < 0)
+                        return error_info_set(c->err, r, NULL, "Cannot query the TCX %s hook of %s: %s", l->direction,
+                                              l->iface, strerror(-r));
+                a.expected_revision = revision;
+                if (c->placement && c->placement->relative_link_id) {
+                        a.flags = (c->placement->before ? TCX_F_BEFORE : TCX_F_AFTER) | TCX_F_ID | TCX_F_LINK;
+                        a.relative_id = c->placement->relative_link_id;
+                }
+                c->link_fd = (int) syscall(SYS_bpf, BPF_LINK_CREATE, &a, sizeof a);
+                if (c->link_fd >= 0)
+                        return 0;
+                if (errno == ESTALE && attempt < 10) {
+                        (void) usleep(1000U << attempt);
+                        continue;
+                }
                 return error_info_set(c->err, errno, NULL, "Cannot attach TCX %s on %s: %m", l->direction, l->iface);
-        return 0;
+        }
 }
 
 static int attach_tc_in_ns(void *userdata) {
@@ -581,10 +685,10 @@ static int attach_cgroup(AttachCtx *c) {
         return 0;
 }
 
-int link_attach(const char *bpffs_root, Link *l, ErrorInfo *err) {
+int link_attach(const char *bpffs_root, Link *l, const TcxPlacement *placement, ErrorInfo *err) {
         _cleanup_free_ char *pin = NULL, *links_dir = NULL;
         _cleanup_close_ int prog_fd = -EBADF;
-        AttachCtx c = { .bpffs_root = bpffs_root, .link = l, .err = err, .link_fd = -EBADF };
+        AttachCtx c = { .bpffs_root = bpffs_root, .placement = placement, .link = l, .err = err, .link_fd = -EBADF };
         int r;
 
         *err = (ErrorInfo) {};

@@ -73,10 +73,24 @@ char *link_pin_path(const char *bpffs_root, uint32_t id);
 /* Validates the attach parameters for the kind (no kernel access). */
 int link_validate(const Link *l, ProgramType program_type, const KernelFeatures *kf, ErrorInfo *err);
 
+/* Where a new TCX link goes among the links bpfhub already has on the same
+ * hook: before the first with a higher priority number (ties: after the
+ * ones already there, so the first attached runs first), else after the
+ * last. relative_link_id 0 means "append". */
+typedef struct TcxPlacement {
+        uint32_t relative_link_id;
+        bool before;
+} TcxPlacement;
+
+TcxPlacement tcx_placement(Link *const *existing, size_t n, const Link *l);
+
+/* Program ids on a TCX hook in run order (for tests and `get`). */
+int tcx_query(int ifindex, bool ingress, uint32_t *prog_ids, uint32_t *n, uint64_t *ret_revision);
+
 /* Attaches pinned program l->program_id as described by l, pins the kernel
  * link at link_pin_path(l->id) and fills in the kernel side of l. On error
  * nothing stays attached. */
-int link_attach(const char *bpffs_root, Link *l, ErrorInfo *err);
+int link_attach(const char *bpffs_root, Link *l, const TcxPlacement *placement, ErrorInfo *err);
 
 /* Undoes link_attach(); a link that is already gone is fine. */
 int link_detach(const char *bpffs_root, const Link *l);

@@ -418,7 +418,8 @@ int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, ErrorI
                 return r;
         }
 
-        r = link_attach(s->bpffs_root, l, err);
+        TcxPlacement placement = tcx_placement(s->links, s->n_links, l);
+        r = link_attach(s->bpffs_root, l, &placement, err);
         if (r < 0) {
                 (void) remove_record(s, "links", l->id);
                 return r;

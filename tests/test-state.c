@@ -3,6 +3,7 @@
  * attach kind this kernel supports runs for real; reopening the state
  * reconciles records with bpffs after simulated crashes. */
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
@@ -286,7 +287,7 @@ static void test_reconcile(void) {
                 half->direction = strdup("egress");
                 half->priority = 5;
                 half->id = 500;
-                g_assert_cmpint(link_attach(e.bpffs, half, &aerr), ==, 0);
+                g_assert_cmpint(link_attach(e.bpffs, half, NULL, &aerr), ==, 0);
                 half->complete = false;
                 g_assert_cmpint(link_to_json(half, &j), ==, 0);
                 write_json_file(link_records, half->id, j);
@@ -354,10 +355,93 @@ static void test_reconcile(void) {
         env_stop(&e);
 }
 
+static Link *attach_tcx(Env *e, uint32_t program_id, int priority) {
+        Link *l = new_link(program_id, LINK_TCX);
+
+        l->iface = strdup(e->net.host_if);
+        l->direction = strdup("ingress");
+        l->priority = priority;
+        return attach_ok(e, l);
+}
+
+static void assert_tcx_order(Env *e, const uint32_t *expected, uint32_t n) {
+        uint32_t ids[16], count = G_N_ELEMENTS(ids);
+
+        g_assert_cmpint(tcx_query(e->net.host_ifindex, true, ids, &count, NULL), ==, 0);
+        for (uint32_t i = 0; i < count; i++)
+                g_printerr("# tcx[%u] = %u (expected %u)\n", i, ids[i], i < n ? expected[i] : 0);
+        g_assert_cmpuint(count, ==, n);
+        for (uint32_t i = 0; i < n; i++)
+                g_assert_cmpuint(ids[i], ==, expected[i]);
+}
+
+/* TCX run order follows priorities, ties run in attach order, and a foreign
+ * program already on the hook keeps its place. */
+static void test_tcx_order(void) {
+        struct bpf_object *foreign_obj;
+        struct bpf_program *foreign;
+        uint32_t f_id, a, b, c, d, x;
+        struct bpf_prog_info info = {};
+        uint32_t len = sizeof info;
+        int foreign_link;
+        Link *lc;
+        Env e;
+
+        if (!env_start(&e))
+                return env_stop(&e);
+        if (!kernel_features_find(&e.kf, "tcx")->supported) {
+                fixture_skip_unsupported("this kernel has no TCX (Linux 6.6+)");
+                return env_stop(&e);
+        }
+
+        /* Somebody else's TCX program, attached before bpfhub came along. */
+        {
+                g_autofree char *path = fixture_build_path("bpf/feature-probes.bpf.o");
+                foreign_obj = bpf_object__open_file(path, NULL);
+                g_assert_nonnull(foreign_obj);
+                bpf_object__for_each_program(foreign, foreign_obj)
+                        bpf_program__set_autoload(foreign, g_str_equal(bpf_program__name(foreign), "probe_tc"));
+                foreign = bpf_object__find_program_by_name(foreign_obj, "probe_tc");
+                g_assert_cmpint(bpf_object__load(foreign_obj), ==, 0);
+                foreign_link = bpf_link_create(bpf_program__fd(foreign), e.net.host_ifindex, 46 /* TCX_INGRESS */, NULL);
+                g_assert_cmpint(foreign_link, >=, 0);
+                g_assert_cmpint(bpf_obj_get_info_by_fd(bpf_program__fd(foreign), &info, &len), ==, 0);
+                f_id = info.id;
+        }
+
+        a = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX)->id;
+        b = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX)->id;
+        c = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX)->id;
+        d = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX)->id;
+        x = load_one(&e, "test-globals", "globals_tc", PROGRAM_TCX)->id;
+
+        attach_tcx(&e, a, 50);
+        attach_tcx(&e, b, 10);
+        lc = attach_tcx(&e, c, 10);
+        attach_tcx(&e, d, 100);
+        assert_tcx_order(&e, (uint32_t[]) { f_id, b, c, a, d }, 5);
+
+        /* Detach the middle one; a later tie goes after the earlier equal. */
+        g_assert_cmpint(state_detach(e.state, lc->id), ==, 0);
+        assert_tcx_order(&e, (uint32_t[]) { f_id, b, a, d }, 4);
+        attach_tcx(&e, x, 10);
+        assert_tcx_order(&e, (uint32_t[]) { f_id, b, x, a, d }, 5);
+
+        /* Unloading ours leaves the foreign program alone. */
+        while (e.state->n_programs > 0)
+                g_assert_cmpint(state_unload(e.state, e.state->programs[0]->id), ==, 0);
+        assert_tcx_order(&e, (uint32_t[]) { f_id }, 1);
+
+        close(foreign_link);
+        bpf_object__close(foreign_obj);
+        env_stop(&e);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         log_set_max_level(LOG_ERR);
         g_test_add_func("/state/attach-kinds", test_attach_kinds);
         g_test_add_func("/state/reconcile", test_reconcile);
+        g_test_add_func("/state/tcx-order", test_tcx_order);
         return g_test_run();
 }

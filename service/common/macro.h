@@ -36,6 +36,10 @@ static inline bool isempty(const char *s) {
         return !s || s[0] == '\0';
 }
 
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }
