@@ -36,6 +36,24 @@ static int reply_error_info(sd_bus_error *error, const ErrorInfo *e) {
         return sd_bus_error_set(error, name, e->message);
 }
 
+/* Until polkit checks arrive (they decide per action with details), only
+ * root may change or inspect managed programs: fail closed. */
+int bus_require_root(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid != 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Only root may manage eBPF programs in this version of bpfhubd.");
+        return 0;
+}
+
 static int check_string(const char *s, const char *what, sd_bus_error *error) {
         if (strlen(s) > STRING_MAX)
                 return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "%s is longer than %d bytes.", what, STRING_MAX);
@@ -200,6 +218,9 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         ErrorInfo err;
         size_t n = 0;
         int r;
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_read(msg, "s", &source);
         if (r < 0)
@@ -329,6 +350,9 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         uint32_t program_id;
         ErrorInfo err;
         int r;
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_read(msg, "us", &program_id, &kind);
         if (r < 0)
@@ -367,6 +391,9 @@ int bus_detach_link(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *
         Link *l = state_find_link(m->state, id);
         int r;
 
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
         if (!l)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LINK, "No link %" PRIu32 ".", id);
         prog_path = program_bus_path(l->program_id);
@@ -398,6 +425,9 @@ static int unload_one(Manager *m, uint32_t id, sd_bus_error *error) {
 int bus_unload_program(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *error) {
         int r;
 
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
         if (!state_find_program(m->state, id))
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROGRAM, "No managed program %" PRIu32 ".", id);
         r = unload_one(m, id, error);
@@ -431,6 +461,9 @@ static int method_unload_group(sd_bus_message *msg, void *userdata, sd_bus_error
         const char *group;
         size_t n = 0;
         int r;
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_read(msg, "s", &group);
         if (r < 0)
@@ -497,6 +530,9 @@ static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_erro
         _cleanup_(program_filter_done) ProgramFilter f = { .type = _PROGRAM_TYPE_INVALID };
         json_object *j;
         int r;
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
 
         r = read_options(msg, list_options, &f, error);
         if (r < 0)
@@ -515,6 +551,9 @@ static int method_get_program(sd_bus_message *msg, void *userdata, sd_bus_error 
         json_object *j;
         uint32_t id;
         int r;
+        r = bus_require_root(msg, error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_read(msg, "u", &id);
         if (r < 0)

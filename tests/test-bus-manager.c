@@ -661,6 +661,23 @@ static int nobody_is_denied(sd_bus *bus) {
         if (r >= 0 || !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
                 return 12;
         sd_bus_error_free(&error);
+        /* The bus lets it call the program methods; the daemon refuses
+         * (root only until polkit decides). */
+        r = sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "Load", &error,
+                               NULL, "sa(sss)a{sv}", "/nonexistent.o", 1, "x", "xdp", "", 0);
+        if (r >= 0 || !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
+                return 13;
+        sd_bus_error_free(&error);
+        r = sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "ListPrograms",
+                               &error, NULL, "a{sv}", 0);
+        if (r >= 0 || !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
+                return 14;
+        sd_bus_error_free(&error);
+        r = sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "Unload", &error,
+                               NULL, "u", 1);
+        if (r >= 0 || !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
+                return 15;
+        sd_bus_error_free(&error);
         return 0;
 }
 
