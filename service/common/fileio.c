@@ -29,7 +29,10 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
                 p += k;
                 size -= (size_t) k;
         }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0) {
+        /* No fsync: the rename alone makes the file whole for every other
+         * process, also after we crash. Only a machine crash could lose it,
+         * and that loses the bpffs pins these records describe too. */
+        if (fchmod(fd, 0644) < 0 || rename(tmp, final) < 0) {
                 r = -errno;
                 goto fail;
         }

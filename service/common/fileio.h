@@ -5,9 +5,10 @@
 
 #include "macro.h"
 
-/* Writes "data" to dir/name through a temporary file in the same directory,
- * fsync and rename, so readers and a crash see the old or the new contents,
- * never a mix. */
+/* Writes "data" to dir/name through a temporary file in the same directory
+ * and a rename, so readers and a crashed writer leave the old or the new
+ * contents, never a mix. Not durable across a machine crash (no fsync):
+ * meant for runtime state that lives no longer than the running system. */
 int write_file_atomic(const char *dir, const char *name, const void *data, size_t size);
 
 /* Reads a whole regular file of at most max_size bytes, NUL-terminated. */
