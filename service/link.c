@@ -7,6 +7,9 @@
 #include <inttypes.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <linux/perf_event.h>
 #include <net/if.h>
 #include <sched.h>
@@ -769,6 +772,79 @@ int link_detach(const char *bpffs_root, const Link *l) {
         if (unlink(pin) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
+}
+
+typedef struct TcDump {
+        const Link *link;
+        bool any;
+} TcDump;
+
+/* Dumps the filters of one clsact direction over rtnetlink; sets any when
+ * the kernel returns at least one. */
+static int dump_filters(int ifindex, uint32_t parent, bool *any) {
+        struct {
+                struct nlmsghdr nh;
+                struct tcmsg tc;
+        } req = {
+                .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETTFILTER,
+                        .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+                .tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex, .tcm_parent = parent },
+        };
+        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        char buf[16384];
+
+        if (fd < 0)
+                return -errno;
+        if (send(fd, &req, req.nh.nlmsg_len, 0) < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof buf, 0);
+                if (n < 0)
+                        return -errno;
+                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
+                        if (h->nlmsg_type == NLMSG_DONE)
+                                return 0;
+                        if (h->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *e = NLMSG_DATA(h);
+                                return e->error == -EINVAL || e->error == -ENOENT ? 0 : e->error;
+                        }
+                        if (h->nlmsg_type == RTM_NEWTFILTER)
+                                *any = true;
+                }
+        }
+}
+
+static int tc_dump_in_ns(void *userdata) {
+        TcDump *d = userdata;
+        int ifindex = (int) if_nametoindex(d->link->iface), r;
+
+        if (ifindex <= 0)
+                return 0;
+        r = dump_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &d->any);
+        if (r >= 0 && !d->any)
+                r = dump_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &d->any);
+        return r;
+}
+
+int tc_hook_has_filters(const Link *l) {
+        TcDump d = { .link = l };
+        int r = in_netns(l->netns, tc_dump_in_ns, &d);
+
+        return r < 0 ? r : d.any;
+}
+
+static int tc_destroy_in_ns(void *userdata) {
+        const Link *l = userdata;
+        int ifindex = (int) if_nametoindex(l->iface);
+
+        if (ifindex <= 0)
+                return 0;
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+        return bpf_tc_hook_destroy(&hook);
+}
+
+int tc_hook_destroy(const Link *l) {
+        return in_netns(l->netns, tc_destroy_in_ns, (void *) l);
 }
 
 typedef struct TcQuery {

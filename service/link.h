@@ -95,6 +95,12 @@ int link_attach(const char *bpffs_root, Link *l, const TcxPlacement *placement, 
 /* Undoes link_attach(); a link that is already gone is fine. */
 int link_detach(const char *bpffs_root, const Link *l);
 
+/* Whether the clsact qdisc of the link's interface still holds any filter
+ * (bpfhub's or anybody's), in either direction. */
+int tc_hook_has_filters(const Link *l);
+/* Removes the clsact qdisc of the link's interface. */
+int tc_hook_destroy(const Link *l);
+
 /* Whether what l describes still exists in the kernel (reconciliation). */
 bool link_exists(const char *bpffs_root, const Link *l);
 

@@ -444,6 +444,35 @@ int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, ErrorI
         return 0;
 }
 
+static bool same_tc_interface(const Link *a, const Link *b) {
+        return a != b && a->kind == LINK_TC && b->kind == LINK_TC && streq_ptr(a->iface, b->iface) &&
+               streq_ptr(a->netns, b->netns);
+}
+
+/* After a tc filter went: if bpfhub added the clsact qdisc, remove it once
+ * no filter at all is left on it (deleting it would take others' filters
+ * along); while bpfhub filters remain, one of them inherits the duty. */
+static void tc_cleanup_after_detach(State *s, const Link *gone) {
+        Link *heir = NULL;
+        int r;
+
+        if (!gone->tc_created_clsact)
+                return;
+        for (size_t i = 0; i < s->n_links && !heir; i++)
+                if (same_tc_interface(s->links[i], gone))
+                        heir = s->links[i];
+        if (heir) {
+                heir->tc_created_clsact = true;
+                (void) save_link(s, heir);
+                return;
+        }
+        r = tc_hook_has_filters(gone);
+        if (r < 0)
+                log_debug_errno(r, "Cannot list the tc filters of %s, keeping its clsact qdisc: %m", gone->iface);
+        else if (r == 0)
+                (void) tc_hook_destroy(gone);
+}
+
 int state_detach(State *s, uint32_t link_id) {
         for (size_t i = 0; i < s->n_links; i++) {
                 Link *l = s->links[i];
@@ -455,8 +484,10 @@ int state_detach(State *s, uint32_t link_id) {
                 if (r < 0)
                         return r;
                 (void) remove_record(s, "links", l->id);
-                link_free(l);
                 remove_at((void **) s->links, &s->n_links, i);
+                if (l->kind == LINK_TC)
+                        tc_cleanup_after_detach(s, l);
+                link_free(l);
                 return 0;
         }
         return -ENOENT;

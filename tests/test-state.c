@@ -437,11 +437,86 @@ static void test_tcx_order(void) {
         env_stop(&e);
 }
 
+static bool has_clsact(Env *e) {
+        return fixture_run(NULL, "tc qdisc show dev %s | grep -q clsact", e->net.host_if) == 0;
+}
+
+static Link *attach_tc(Env *e, uint32_t program_id, int priority, const char *direction) {
+        Link *l = new_link(program_id, LINK_TC);
+
+        l->iface = strdup(e->net.host_if);
+        l->direction = strdup(direction);
+        l->priority = priority;
+        return attach_ok(e, l);
+}
+
+/* bpfhub removes a clsact qdisc it added once no filter is left on it, and
+ * never while somebody else's filter is there. */
+static void test_tc_clsact(void) {
+        uint32_t a, b, c;
+        Link *la, *lb, *lc;
+        Env e;
+
+        if (!env_start(&e))
+                return env_stop(&e);
+        g_assert_false(has_clsact(&e));
+
+        a = load_one(&e, "test-globals", "globals_tc", PROGRAM_TC)->id;
+        b = load_one(&e, "test-globals", "globals_tc", PROGRAM_TC)->id;
+        la = attach_tc(&e, a, 10, "ingress");
+        g_assert_true(la->tc_created_clsact);
+        lb = attach_tc(&e, b, 20, "egress");
+        g_assert_false(lb->tc_created_clsact);
+        g_assert_true(has_clsact(&e));
+
+        /* The creator goes first: the other bpfhub filter inherits the duty. */
+        g_assert_cmpint(state_detach(e.state, la->id), ==, 0);
+        g_assert_true(has_clsact(&e));
+        g_assert_true(lb->tc_created_clsact);
+
+        /* A filter of somebody else keeps the qdisc alive. */
+        {
+                g_autofree char *path = fixture_build_path("bpf/feature-probes.bpf.o");
+                struct bpf_object *obj = bpf_object__open_file(path, NULL);
+                struct bpf_program *p;
+                LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e.net.host_ifindex, .attach_point = BPF_TC_INGRESS);
+                LIBBPF_OPTS(bpf_tc_opts, opts, .priority = 500);
+
+                bpf_object__for_each_program(p, obj)
+                        bpf_program__set_autoload(p, g_str_equal(bpf_program__name(p), "probe_tc"));
+                g_assert_cmpint(bpf_object__load(obj), ==, 0);
+                opts.prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "probe_tc"));
+                g_assert_cmpint(bpf_tc_attach(&hook, &opts), ==, 0);
+
+                g_assert_cmpint(state_detach(e.state, lb->id), ==, 0);
+                g_assert_true(has_clsact(&e));
+                opts.prog_fd = opts.prog_id = opts.flags = 0;
+                g_assert_cmpint(bpf_tc_detach(&hook, &opts), ==, 0);
+                bpf_object__close(obj);
+        }
+
+        /* Alone again: the last bpfhub filter takes the qdisc with it. */
+        {
+                LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e.net.host_ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+                (void) bpf_tc_hook_destroy(&hook);
+        }
+        c = load_one(&e, "test-globals", "globals_tc", PROGRAM_TC)->id;
+        lc = attach_tc(&e, c, 30, "ingress");
+        g_assert_true(lc->tc_created_clsact);
+        g_assert_cmpint(state_unload(e.state, c), ==, 0);
+        g_assert_false(has_clsact(&e));
+
+        g_assert_cmpint(state_unload(e.state, a), ==, 0);
+        g_assert_cmpint(state_unload(e.state, b), ==, 0);
+        env_stop(&e);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         log_set_max_level(LOG_ERR);
         g_test_add_func("/state/attach-kinds", test_attach_kinds);
         g_test_add_func("/state/reconcile", test_reconcile);
         g_test_add_func("/state/tcx-order", test_tcx_order);
+        g_test_add_func("/state/tc-clsact", test_tc_clsact);
         return g_test_run();
 }
