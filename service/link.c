@@ -534,6 +534,13 @@ static int attach_kprobe(AttachCtx *c) {
         return link_perf_event(c, pfd, c->link->function);
 }
 
+static bool is_elf_file(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        char magic[SELFMAG];
+
+        return fd >= 0 && read(fd, magic, SELFMAG) == SELFMAG && memcmp(magic, ELFMAG, SELFMAG) == 0;
+}
+
 /* A library name like "libc" becomes the first lib<name>.so* found in the
  * usual directories; paths are taken as they are. */
 static int resolve_target(const char *target, char **ret) {
@@ -560,11 +567,21 @@ static int resolve_target(const char *target, char **ret) {
                         return -ENOMEM;
                 }
                 while ((de = readdir(d))) {
+                        _cleanup_free_ char *candidate = NULL;
+
                         if (!startswith(de->d_name, prefix))
                                 continue;
-                        *ret = strjoin(dirs[i], "/", de->d_name);
+                        candidate = strjoin(dirs[i], "/", de->d_name);
+                        if (!candidate) {
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        /* libc.so is a linker script next to libc.so.6: only ELF files count. */
+                        if (!is_elf_file(candidate))
+                                continue;
+                        *ret = TAKE_PTR(candidate);
                         closedir(d);
-                        return *ret ? 0 : -ENOMEM;
+                        return 0;
                 }
                 closedir(d);
         }

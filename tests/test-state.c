@@ -511,6 +511,92 @@ static void test_tc_clsact(void) {
         env_stop(&e);
 }
 
+/* A uprobe on malloc in libc for one child process, a cgroup_skb egress
+ * counter, and XDP attached inside a network namespace. */
+static void test_more_kinds(void) {
+        g_autofree char *netns_path = NULL;
+        uint32_t up, cg, xdp;
+        int go[2], status;
+        pid_t child;
+        Link *l;
+        Env e;
+
+        if (!env_start(&e))
+                return env_stop(&e);
+
+        /* uprobe: the child waits until the probe is there, then mallocs. */
+        g_assert_cmpint(pipe(go), ==, 0);
+        child = fork();
+        g_assert_cmpint(child, >=, 0);
+        if (child == 0) {
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) != 1)
+                        _exit(2);
+                for (int i = 0; i < 50; i++) {
+                        void *volatile p = malloc(64 + (size_t) i);
+                        free(p);
+                }
+                _exit(0);
+        }
+        close(go[0]);
+        up = load_one(&e, "feature-probes", "probe_uprobe", PROGRAM_UPROBE)->id;
+        l = new_link(up, LINK_UPROBE);
+        l->target = strdup("libc");
+        l->function = strdup("malloc");
+        l->pid = child;
+        attach_ok(&e, l);
+        g_assert_cmpint(write(go[1], "x", 1), ==, 1);
+        close(go[1]);
+        g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        g_printerr("# uprobe on malloc in pid %d: %" G_GUINT64_FORMAT " hits\n", (int) child,
+                   read_map(&e, up, "hits", HIT_UPROBE));
+        g_assert_cmpuint(read_map(&e, up, "hits", HIT_UPROBE), >=, 50);
+
+        /* cgroup_skb egress: a child in the cgroup sends a datagram. */
+        e.cgroup = g_strdup_printf("%s/bpfhub-test-%d-skb", FIXTURE_CGROUP_ROOT, (int) getpid());
+        g_assert_cmpint(mkdir(e.cgroup, 0755), ==, 0);
+        cg = load_one(&e, "feature-probes", "probe_cgroup_skb", PROGRAM_CGROUP)->id;
+        l = new_link(cg, LINK_CGROUP);
+        l->cgroup = strdup(e.cgroup);
+        l->attach_type = strdup("egress");
+        attach_ok(&e, l);
+        child = fork();
+        if (child == 0) {
+                g_autofree char *procs = g_build_filename(e.cgroup, "cgroup.procs", NULL);
+                struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                int fd = open(procs, O_WRONLY | O_CLOEXEC), sock;
+                if (fd < 0 || write(fd, "0", 1) != 1)
+                        _exit(2);
+                sock = socket(AF_INET, SOCK_DGRAM, 0);
+                for (int i = 0; i < 3; i++)
+                        (void) sendto(sock, "x", 1, 0, (struct sockaddr *) &to, sizeof to);
+                _exit(0);
+        }
+        g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+        g_assert_cmpuint(read_map(&e, cg, "hits", HIT_CGROUP_SKB), >=, 3);
+
+        /* XDP on the peer end, inside its network namespace. */
+        netns_path = g_strdup_printf("/run/netns/%s", e.net.netns);
+        xdp = load_one(&e, "test-globals", "globals_xdp", PROGRAM_XDP)->id;
+        l = new_link(xdp, LINK_XDP);
+        l->iface = strdup(e.net.peer_if);
+        l->netns = strdup(netns_path);
+        l->priority = 5;
+        l->mode = strdup("generic");
+        l = attach_ok(&e, l);
+        g_assert_cmpstr(l->mode_used, ==, "generic");
+        ping(&e);
+        g_assert_cmpuint(read_map(&e, xdp, "seen", 1), >=, 2);
+        g_assert_cmpint(fixture_run(NULL, "ip -n %s link show dev %s | grep -q xdp", e.net.netns, e.net.peer_if), ==, 0);
+
+        while (e.state->n_programs > 0)
+                g_assert_cmpint(state_unload(e.state, e.state->programs[0]->id), ==, 0);
+        g_assert_cmpint(fixture_run(NULL, "! ip -n %s link show dev %s | grep -q xdp", e.net.netns, e.net.peer_if), ==, 0);
+        env_stop(&e);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         log_set_max_level(LOG_ERR);
@@ -518,5 +604,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/state/reconcile", test_reconcile);
         g_test_add_func("/state/tcx-order", test_tcx_order);
         g_test_add_func("/state/tc-clsact", test_tc_clsact);
+        g_test_add_func("/state/more-kinds", test_more_kinds);
         return g_test_run();
 }
