@@ -571,14 +571,21 @@ bool netns_fixture_start(NetnsFixture *n, const char *tag) {
                 .netns = g_strdup_printf("bpfhub-test-%d-%s", (int) getpid(), tag),
                 .host_if = g_strdup_printf("bht%ua", id),
                 .peer_if = g_strdup_printf("bht%ub", id),
-                .host_addr = g_strdup_printf("192.0.2.%u", subnet + 1),
-                .peer_addr = g_strdup_printf("192.0.2.%u", subnet + 2),
+                /* TEST-NET-2; TEST-NET-1 (192.0.2.0/24) is this machine's own eth0. */
+                .host_addr = g_strdup_printf("198.51.100.%u", subnet + 1),
+                .peer_addr = g_strdup_printf("198.51.100.%u", subnet + 2),
         };
+        /* An address the host already has would send our traffic to the host itself. */
+        if (fixture_run(NULL, "! ip -4 -o addr show | grep -qE ' (%s|%s)/'", n->host_addr, n->peer_addr) != 0) {
+                netns_fixture_stop(n);
+                g_test_fail_printf("test addresses %s/%s are in use on this host", n->host_addr, n->peer_addr);
+                return false;
+        }
         if (fixture_run(NULL, "ip netns add %s", n->netns) != 0 ||
             fixture_run(NULL, "ip link add %s type veth peer name %s netns %s", n->host_if, n->peer_if, n->netns) != 0 ||
-            fixture_run(NULL, "ip addr add 192.0.2.%u/30 dev %s && ip link set %s up", subnet + 1, n->host_if, n->host_if) != 0 ||
-            fixture_run(NULL, "ip -n %s addr add 192.0.2.%u/30 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
-                        n->netns, subnet + 2, n->peer_if, n->netns, n->peer_if, n->netns) != 0) {
+            fixture_run(NULL, "ip addr add %s/30 dev %s && ip link set %s up", n->host_addr, n->host_if, n->host_if) != 0 ||
+            fixture_run(NULL, "ip -n %s addr add %s/30 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
+                        n->netns, n->peer_addr, n->peer_if, n->netns, n->peer_if, n->netns) != 0) {
                 netns_fixture_stop(n);
                 g_test_fail_printf("could not create network namespace %s with a veth pair", tag);
                 return false;

@@ -81,7 +81,7 @@ bool fixture_mount(const char *fstype, const char *dir);
 void fixture_umount(const char *dir);
 
 /* A network namespace with a veth pair: host_if stays in the caller's
- * namespace (192.0.2.1/24), peer_if lives in the namespace (192.0.2.2/24). */
+ * namespace, peer_if lives in the namespace; a /30 of 198.51.100.0/24. */
 typedef struct NetnsFixture {
         char *netns;            /* name under /run/netns */
         char *host_if;
