@@ -26,6 +26,18 @@ static void attach_args_done(AttachArgs *a) {
         strv_free(a->proceed_on);
 }
 
+static int parse_json_mode(const char *s, JsonMode *ret) {
+        if (!s || streq(s, "pretty"))
+                *ret = JSON_PRETTY;
+        else if (streq(s, "short"))
+                *ret = JSON_SHORT;
+        else if (streq(s, "off"))
+                *ret = JSON_OFF;
+        else
+                return -EINVAL;
+        return 0;
+}
+
 static int parse_u32(const char *s, uint32_t *ret) {
         char *end;
         unsigned long v;
@@ -96,12 +108,14 @@ static int parse_attach_args(Context *c, int argc, char *argv[], AttachArgs *a) 
                                 return log_error_errno(EINVAL, _("Invalid priority '%s'."), optarg);
                         a->priority_set = true;
                         break;
-                case 'o':
+                case 'o': {
+                        char *end;
                         errno = 0;
-                        a->offset = strtoull(optarg, NULL, 0);
-                        if (errno)
+                        a->offset = strtoull(optarg, &end, 0);
+                        if (errno || !*optarg || *end || optarg[0] == '-')
                                 return log_error_errno(EINVAL, _("Invalid offset '%s'."), optarg);
                         break;
+                }
                 case ARG_PID:
                         if (parse_i32(optarg, &a->pid) < 0 || a->pid < 0)
                                 return log_error_errno(EINVAL, _("Invalid pid '%s'."), optarg);
@@ -118,7 +132,8 @@ static int parse_attach_args(Context *c, int argc, char *argv[], AttachArgs *a) 
                         }
                         break;
                 case ARG_JSON:
-                        c->json = !optarg || streq(optarg, "pretty") ? JSON_PRETTY : streq(optarg, "short") ? JSON_SHORT : JSON_OFF;
+                        if (parse_json_mode(optarg, &c->json) < 0)
+                                return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), optarg);
                         break;
                 case ARG_NO_PAGER: c->no_pager = true; break;
                 case ARG_NO_LEGEND: c->legend = false; break;
@@ -673,7 +688,8 @@ int verb_list(int argc, char *argv[], void *userdata) {
                                 return log_oom();
                         break;
                 case ARG_JSON:
-                        c->json = !optarg || streq(optarg, "pretty") ? JSON_PRETTY : streq(optarg, "short") ? JSON_SHORT : JSON_OFF;
+                        if (parse_json_mode(optarg, &c->json) < 0)
+                                return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), optarg);
                         break;
                 case ARG_NO_PAGER: c->no_pager = true; break;
                 case ARG_NO_LEGEND: c->legend = false; break;

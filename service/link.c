@@ -780,12 +780,22 @@ static int detach_tc_in_ns(void *userdata) {
 
 int link_detach(const char *bpffs_root, const Link *l) {
         _cleanup_free_ char *pin = NULL;
+        int fd;
 
         if (l->kind == LINK_TC)
                 return l->tc_handle ? in_netns(l->netns, detach_tc_in_ns, (void *) l) : 0;
         pin = link_pin_path(bpffs_root, l->id);
         if (!pin)
                 return -ENOMEM;
+
+        /* Dropping the last reference frees a link from a workqueue, later:
+         * detach it now so that the program has stopped when we return.
+         * Perf-event links cannot be detached this way; closing is enough. */
+        fd = bpf_obj_get(pin);
+        if (fd >= 0) {
+                (void) bpf_link_detach(fd);
+                (void) close(fd);
+        }
         if (unlink(pin) < 0 && errno != ENOENT)
                 return -errno;
         return 0;

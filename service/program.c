@@ -223,7 +223,7 @@ static int set_global(struct bpf_object *obj, const GlobalValue *g, ErrorInfo *e
                         return 0;
                 }
         }
-        return error_info_set(err, ENOENT, NULL, "The object has no global variable '%s'.", g->name);
+        return error_info_set(err, EINVAL, NULL, "The object has no global variable '%s'.", g->name);
 }
 
 static int reuse_owner_maps(struct bpf_object *obj, const char *owner_dir, ErrorInfo *err) {
