@@ -46,23 +46,41 @@ static void help(void) {
 /* The options every verb accepts, before or after the verb. With "in_verb",
  * argv[0] is the verb and parsing stops at nothing; otherwise it stops at the
  * verb so that verb options stay the verb's. */
+int common_option(Context *c, int opt, const char *arg) {
+        switch (opt) {
+        case ARG_COMMON_JSON:
+                if (!arg || streq(arg, "pretty"))
+                        c->json = JSON_PRETTY;
+                else if (streq(arg, "short"))
+                        c->json = JSON_SHORT;
+                else if (streq(arg, "off"))
+                        c->json = JSON_OFF;
+                else
+                        return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), arg);
+                return 1;
+        case ARG_COMMON_NO_PAGER:
+                c->no_pager = true;
+                return 1;
+        case ARG_COMMON_NO_LEGEND:
+                c->legend = false;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 int parse_common_options(int argc, char *argv[], Context *c, bool in_verb) {
         enum {
                 ARG_VERSION = 0x100,
-                ARG_JSON,
-                ARG_NO_PAGER,
-                ARG_NO_LEGEND,
         };
         static const struct option options[] = {
                 { "help",      no_argument,       NULL, 'h' },
                 { "version",   no_argument,       NULL, ARG_VERSION },
-                { "json",      optional_argument, NULL, ARG_JSON },
-                { "no-pager",  no_argument,       NULL, ARG_NO_PAGER },
-                { "no-legend", no_argument,       NULL, ARG_NO_LEGEND },
                 { "host",      required_argument, NULL, 'H' },
+                COMMON_OPTIONS,
                 {}
         };
-        int opt;
+        int opt, r;
 
         optind = 0;
         while ((opt = getopt_long(argc, argv, in_verb ? "hH:" : "+hH:", options, NULL)) >= 0) {
@@ -73,32 +91,17 @@ int parse_common_options(int argc, char *argv[], Context *c, bool in_verb) {
                 case ARG_VERSION:
                         printf("bpfhubctl %s\n", PACKAGE_VERSION);
                         return 0;
-                case ARG_JSON:
-                        if (!optarg || streq(optarg, "pretty"))
-                                c->json = JSON_PRETTY;
-                        else if (streq(optarg, "short"))
-                                c->json = JSON_SHORT;
-                        else if (streq(optarg, "off"))
-                                c->json = JSON_OFF;
-                        else if (streq(optarg, "help")) {
-                                printf("pretty\nshort\noff\n");
-                                return 0;
-                        } else
-                                return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), optarg);
-                        break;
-                case ARG_NO_PAGER:
-                        c->no_pager = true;
-                        break;
-                case ARG_NO_LEGEND:
-                        c->legend = false;
-                        break;
                 case 'H':
                         c->host = optarg;
                         break;
                 case '?':
                         return -EINVAL;
                 default:
-                        abort();
+                        r = common_option(c, opt, optarg);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                abort();
                 }
         }
         return 1;

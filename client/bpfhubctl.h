@@ -39,6 +39,21 @@ int acquire_bus(Context *c, sd_bus **ret);
 /* Prints "what: message" and records the matching exit code. */
 int report_bus_error(Context *c, const char *what, const sd_bus_error *error, int r);
 
+/* Options every verb takes; their getopt values are shared so that verb
+ * parsers can hand them to common_option(). */
+enum {
+        ARG_COMMON_JSON = 0x200,
+        ARG_COMMON_NO_PAGER,
+        ARG_COMMON_NO_LEGEND,
+};
+#define COMMON_OPTIONS                                                          \
+        { "json",      optional_argument, NULL, ARG_COMMON_JSON },              \
+        { "no-pager",  no_argument,       NULL, ARG_COMMON_NO_PAGER },          \
+        { "no-legend", no_argument,       NULL, ARG_COMMON_NO_LEGEND }
+
+/* Handles one of COMMON_OPTIONS: 1 if it was one, 0 if not, <0 on error. */
+int common_option(Context *c, int opt, const char *arg);
+
 /* Parses the common options; returns >0 to go on, 0 when --help or
  * --version was handled, <0 on a usage error. */
 int parse_common_options(int argc, char *argv[], Context *c, bool in_verb);

@@ -26,18 +26,6 @@ static void attach_args_done(AttachArgs *a) {
         strv_free(a->proceed_on);
 }
 
-static int parse_json_mode(const char *s, JsonMode *ret) {
-        if (!s || streq(s, "pretty"))
-                *ret = JSON_PRETTY;
-        else if (streq(s, "short"))
-                *ret = JSON_SHORT;
-        else if (streq(s, "off"))
-                *ret = JSON_OFF;
-        else
-                return -EINVAL;
-        return 0;
-}
-
 static int parse_u32(const char *s, uint32_t *ret) {
         char *end;
         unsigned long v;
@@ -65,8 +53,7 @@ static int parse_i32(const char *s, int32_t *ret) {
 /* Parses the options that follow a program type or attach kind. argv[0]
  * is the type. */
 static int parse_attach_args(Context *c, int argc, char *argv[], AttachArgs *a) {
-        enum { ARG_PROCEED_ON = 0x100, ARG_NETNS, ARG_MODE, ARG_TRACEPOINT, ARG_PID, ARG_CGROUP, ARG_ATTACH_TYPE,
-               ARG_JSON, ARG_NO_PAGER, ARG_NO_LEGEND };
+        enum { ARG_PROCEED_ON = 0x100, ARG_NETNS, ARG_MODE, ARG_TRACEPOINT, ARG_PID, ARG_CGROUP, ARG_ATTACH_TYPE };
         static const struct option options[] = {
                 { "iface",       required_argument, NULL, 'i' },
                 { "priority",    required_argument, NULL, 'p' },
@@ -82,9 +69,7 @@ static int parse_attach_args(Context *c, int argc, char *argv[], AttachArgs *a) 
                 { "pid",         required_argument, NULL, ARG_PID },
                 { "cgroup",      required_argument, NULL, ARG_CGROUP },
                 { "attach-type", required_argument, NULL, ARG_ATTACH_TYPE },
-                { "json",        optional_argument, NULL, ARG_JSON },
-                { "no-pager",    no_argument,       NULL, ARG_NO_PAGER },
-                { "no-legend",   no_argument,       NULL, ARG_NO_LEGEND },
+                COMMON_OPTIONS,
                 {}
         };
         const char *type = argv[0];
@@ -131,14 +116,13 @@ static int parse_attach_args(Context *c, int argc, char *argv[], AttachArgs *a) 
                                         return log_oom();
                         }
                         break;
-                case ARG_JSON:
-                        if (parse_json_mode(optarg, &c->json) < 0)
-                                return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), optarg);
-                        break;
-                case ARG_NO_PAGER: c->no_pager = true; break;
-                case ARG_NO_LEGEND: c->legend = false; break;
                 case '?': return -EINVAL;
-                default: abort();
+                default:
+                        r = common_option(c, opt, optarg);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                abort();
                 }
         }
         if (optind < argc)
@@ -652,15 +636,13 @@ int verb_get(int argc, char *argv[], void *userdata) {
 }
 
 int verb_list(int argc, char *argv[], void *userdata) {
-        enum { ARG_PROGRAM_TYPE = 0x100, ARG_METADATA_SELECTOR, ARG_APPLICATION, ARG_JSON, ARG_NO_PAGER, ARG_NO_LEGEND };
+        enum { ARG_PROGRAM_TYPE = 0x100, ARG_METADATA_SELECTOR, ARG_APPLICATION };
         static const struct option options[] = {
                 { "all",               no_argument,       NULL, 'a' },
                 { "program-type",      required_argument, NULL, ARG_PROGRAM_TYPE },
                 { "metadata-selector", required_argument, NULL, ARG_METADATA_SELECTOR },
                 { "application",       required_argument, NULL, ARG_APPLICATION },
-                { "json",              optional_argument, NULL, ARG_JSON },
-                { "no-pager",          no_argument,       NULL, ARG_NO_PAGER },
-                { "no-legend",         no_argument,       NULL, ARG_NO_LEGEND },
+                COMMON_OPTIONS,
                 {}
         };
         Context *c = ASSERT_PTR(userdata);
@@ -687,14 +669,13 @@ int verb_list(int argc, char *argv[], void *userdata) {
                         if (strv_extend(&selectors, optarg) < 0)
                                 return log_oom();
                         break;
-                case ARG_JSON:
-                        if (parse_json_mode(optarg, &c->json) < 0)
-                                return log_error_errno(EINVAL, _("Unknown --json= mode '%s': use pretty, short or off."), optarg);
-                        break;
-                case ARG_NO_PAGER: c->no_pager = true; break;
-                case ARG_NO_LEGEND: c->legend = false; break;
                 case '?': return -EINVAL;
-                default: abort();
+                default:
+                        r = common_option(c, opt, optarg);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                abort();
                 }
         }
         if (optind < argc)
