@@ -36,4 +36,27 @@ int globals_tc(struct __sk_buff *skb) {
         return -1;
 }
 
+/* Mark chain: each program appends its index to skb->mark as a decimal
+ * digit and stores the result in "chain", which all copies share (loaded
+ * with a map owner). After one packet, "chain" spells the run order. */
+const volatile __u32 chain_index = 0;
+
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, __u64);
+} chain SEC(".maps");
+
+SEC("tc")
+int chain_tc(struct __sk_buff *skb) {
+        __u32 k = 0;
+        __u64 *v = bpf_map_lookup_elem(&chain, &k);
+
+        skb->mark = skb->mark * 10 + chain_index;
+        if (v)
+                *v = skb->mark;
+        return -1; /* TCX_NEXT */
+}
+
 char LICENSE[] SEC("license") = "GPL";

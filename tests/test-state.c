@@ -451,6 +451,56 @@ static Link *attach_tc(Env *e, uint32_t program_id, int priority, const char *di
         return attach_ok(e, l);
 }
 
+static uint32_t load_chain(Env *e, uint32_t index, uint32_t map_owner) {
+        g_autofree char *global = g_strdup_printf("chain_index=%02x000000", index);
+        LoadRequest req = { .path = fixture_build_path("bpf/test-globals.bpf.o"), .n_programs = 1,
+                            .map_owner_id = map_owner, .n_globals = 1 };
+        Program **progs = NULL;
+        ErrorInfo err;
+        uint32_t id;
+        size_t n;
+
+        req.programs = g_new0(ProgramSpec, 1);
+        req.programs[0] = (ProgramSpec) { .name = strdup("chain_tc"), .type = PROGRAM_TCX };
+        req.globals = g_new0(GlobalValue, 1);
+        g_assert_cmpint(global_value_parse(global, &req.globals[0]), ==, 0);
+        if (state_load(e->state, &e->kf, &req, &progs, &n, &err) < 0)
+                g_error("load chain_tc: %s", err.message);
+        id = progs[0]->id;
+        free(progs);
+        load_request_done(&req);
+        return id;
+}
+
+/* Run order seen by packets: three copies of one program, told apart by a
+ * global, sharing one map, attached as TCX with priorities 30, 10, 20. */
+static void test_tcx_mark_chain(void) {
+        uint32_t first, second, third;
+        uint64_t chain;
+        Env e;
+
+        if (!env_start(&e))
+                return env_stop(&e);
+        if (!kernel_features_find(&e.kf, "tcx")->supported) {
+                fixture_skip_unsupported("this kernel has no TCX (Linux 6.6+)");
+                return env_stop(&e);
+        }
+        first = load_chain(&e, 1, 0);
+        second = load_chain(&e, 2, first);
+        third = load_chain(&e, 3, first);
+        attach_tcx(&e, first, 30);
+        attach_tcx(&e, second, 10);
+        attach_tcx(&e, third, 20);
+        ping(&e);
+        chain = read_map(&e, first, "chain", 0);
+        g_printerr("# mark chain after a packet: %" G_GUINT64_FORMAT "\n", chain);
+        g_assert_cmpuint(chain, ==, 231);
+
+        while (e.state->n_programs > 0)
+                g_assert_cmpint(state_unload(e.state, e.state->programs[0]->id), ==, 0);
+        env_stop(&e);
+}
+
 /* bpfhub removes a clsact qdisc it added once no filter is left on it, and
  * never while somebody else's filter is there. */
 static void test_tc_clsact(void) {
@@ -611,6 +661,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/state/reconcile", test_reconcile);
         g_test_add_func("/state/tcx-order", test_tcx_order);
         g_test_add_func("/state/tc-clsact", test_tc_clsact);
+        g_test_add_func("/state/tcx-mark-chain", test_tcx_mark_chain);
         g_test_add_func("/state/more-kinds", test_more_kinds);
         return g_test_run();
 }
