@@ -143,6 +143,52 @@ static int property_get_program(sd_bus *bus, const char *path, const char *inter
         return -EINVAL;
 }
 
+/* Kernel state, read when asked: what `get` shows under "Kernel State". */
+static int property_get_program_kernel(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Program *p = ASSERT_PTR(userdata);
+        json_object *info = NULL, *v = NULL;
+        const char *key;
+        int r;
+
+        key = streq(property, "KernelName") ? "name" :
+              streq(property, "KernelType") ? "type" :
+              streq(property, "Tag") ? "tag" :
+              streq(property, "GplCompatible") ? "gpl" :
+              streq(property, "KernelLoadedUSec") ? "loadedAtUSec" :
+              streq(property, "MapIds") ? "mapIds" :
+              streq(property, "BtfId") ? "btfId" :
+              streq(property, "TranslatedBytes") ? "translatedBytes" :
+              streq(property, "JitedBytes") ? "jitedBytes" :
+              streq(property, "MemlockBytes") ? "memlockBytes" :
+              streq(property, "VerifiedInstructions") ? "verifiedInstructions" : NULL;
+        if (!key)
+                return -EINVAL;
+        r = program_kernel_info_by_id(p->id, &info);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot read kernel state of program %u: %m", p->id);
+        (void) json_object_object_get_ex(info, key, &v);
+
+        if (streq(key, "mapIds")) {
+                r = sd_bus_message_open_container(reply, 'a', "u");
+                for (size_t i = 0; r >= 0 && i < json_object_array_length(v); i++)
+                        r = sd_bus_message_append(reply, "u", (uint32_t) json_object_get_uint64(json_object_array_get_idx(v, i)));
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        } else if (streq(key, "name") || streq(key, "type") || streq(key, "tag"))
+                r = sd_bus_message_append(reply, "s", strempty(json_object_get_string(v)));
+        else if (streq(key, "gpl"))
+                r = sd_bus_message_append(reply, "b", json_object_get_boolean(v));
+        else if (streq(key, "memlockBytes"))
+                r = sd_bus_message_append(reply, "x", json_object_get_int64(v));
+        else if (streq(key, "loadedAtUSec"))
+                r = sd_bus_message_append(reply, "t", json_object_get_uint64(v));
+        else
+                r = sd_bus_message_append(reply, "u", (uint32_t) json_object_get_uint64(v));
+        json_object_put(info);
+        return r;
+}
+
 static int property_get_program_links(sd_bus *bus, const char *path, const char *interface, const char *property,
                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Program *p = ASSERT_PTR(userdata);
@@ -222,6 +268,17 @@ static const sd_bus_vtable program_vtable[] = {
         SD_BUS_PROPERTY("Globals", "as", property_get_program, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LoadedUSec", "t", property_get_program, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Links", "ao", property_get_program_links, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("KernelName", "s", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("KernelType", "s", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Tag", "s", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("GplCompatible", "b", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("KernelLoadedUSec", "t", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MapIds", "au", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("BtfId", "u", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("TranslatedBytes", "u", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("JitedBytes", "u", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemlockBytes", "x", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VerifiedInstructions", "u", property_get_program_kernel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("Unload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_program_unload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

@@ -4,6 +4,7 @@
  * ObjectManager signals, and a daemon killed at every step. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -233,6 +234,48 @@ static void test_object_manager_signals(void) {
                 (void) syscall(SYS_getppid);
         g_assert_cmpuint(probe_hits(&e, id, HIT_TRACEPOINT), >=, 5);
 
+        /* Program1 shows what GetProgram shows, kernel state included. */
+        {
+                g_autofree char *tag = NULL;
+        char *out = NULL;
+                json_object *j, *kernel, *v;
+                uint32_t verified = 0;
+                sd_bus_message *m = NULL;
+
+                g_assert_cmpint(sd_bus_get_property_string(e.client, BPFHUB_BUS_NAME, prog, "org.bpfhub.Program1", "Tag",
+                                                           &error, &tag), >=, 0);
+                g_assert_cmpint(sd_bus_get_property_trivial(e.client, BPFHUB_BUS_NAME, prog, "org.bpfhub.Program1",
+                                                            "VerifiedInstructions", &error, 'u', &verified), >=, 0);
+                g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                                                   "GetProgram", &error, &m, "u", id), >=, 0);
+                g_assert_cmpint(sd_bus_message_read(m, "s", &out), >=, 0);
+                j = json_tokener_parse(out);
+                sd_bus_message_unref(m);
+                out = NULL; /* owned by the message */
+                g_assert_true(json_object_object_get_ex(j, "kernel", &kernel));
+                g_assert_true(json_object_object_get_ex(kernel, "tag", &v));
+                g_assert_cmpstr(json_object_get_string(v), ==, tag);
+                g_assert_true(json_object_object_get_ex(kernel, "verifiedInstructions", &v));
+                g_assert_cmpuint(json_object_get_uint64(v), ==, verified);
+                g_assert_cmpuint(verified, >, 0);
+                json_object_put(j);
+        }
+
+        /* A second link of the same program on sys_enter_openat. */
+        {
+                uint64_t before = probe_hits(&e, id, HIT_TRACEPOINT);
+                g_autofree char *self = NULL;
+                g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                                                   "Attach", &error, NULL, "usa{sv}", id, "tracepoint", 1, "tracepoint", "s",
+                                                   "syscalls/sys_enter_openat"), >=, 0);
+                for (int i = 0; i < 3; i++) {
+                        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+                        if (fd >= 0)
+                                close(fd);
+                }
+                g_assert_cmpuint(probe_hits(&e, id, HIT_TRACEPOINT), >=, before + 3);
+        }
+
         g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
                                            "UnloadGroup", &error, &reply, "s", "signals"), >=, 0);
         reply = sd_bus_message_unref(reply);
@@ -375,6 +418,7 @@ static void test_bad_input(void) {
                 { "attach 4242 tracepoint --tracepoint syscalls/sys_enter_getppid", "No managed program 4242", 3 },
                 { "detach 4242", "No link 4242", 3 },
                 { "unload 0", "expected a positive number", 2 },
+                { "load file --path / --name x xdp --iface lo --priority 1", "is not a regular file", 1 },
         };
         sd_bus_error error = SD_BUS_ERROR_NULL;
         Env e;
