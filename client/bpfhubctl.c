@@ -138,8 +138,9 @@ int report_bus_error(Context *c, const char *what, const sd_bus_error *error, in
                      streq(name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) || streq(name, SD_BUS_ERROR_NO_REPLY) ||
                      streq(name, SD_BUS_ERROR_DISCONNECTED) || streq(name, SD_BUS_ERROR_TIMEOUT)))
                 c->exit_status = EXIT_UNAVAILABLE;
-        else if (!sd_bus_error_is_set(error) &&
-                 IN_SET_ERRNO(-r, ENOTCONN, ECONNRESET, ECONNREFUSED, ENOENT, ETIMEDOUT, EHOSTUNREACH))
+        else if (IN_SET_ERRNO(-r, ENOTCONN, ECONNRESET, ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH) ||
+                 (!sd_bus_error_is_set(error) && -r == ENOENT))
+                /* The transport failed (also over ssh for --host), whatever name sd-bus gave it. */
                 c->exit_status = EXIT_UNAVAILABLE;
         else if (name && (streq(name, SD_BUS_ERROR_ACCESS_DENIED) || streq(name, SD_BUS_ERROR_AUTH_FAILED) ||
                           streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")))

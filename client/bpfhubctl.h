@@ -30,6 +30,7 @@ typedef struct Context {
         bool no_pager;
         bool legend;
         const char *host;
+        bool colors;            /* stdout was a terminal before any pager */
         int exit_status;        /* set by verbs that fail in a specific way */
 } Context;
 

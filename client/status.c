@@ -31,7 +31,8 @@ static int print_status(Context *c, json_object *root) {
         json_object *kernel = NULL, *cfg = NULL, *features = NULL, *warnings = NULL, *v;
         const char *headers[] = { _("FEATURE"), _("KIND"), _("SUPPORTED"), _("DETAIL") };
         char buf[FORMAT_TIMESPAN_MAX];
-        bool colors = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        /* Decided before the pager takes stdout: the pager (less -R) passes colours through. */
+        bool colors = c->colors;
         size_t n_supported = 0, n;
         int r;
 
@@ -126,6 +127,7 @@ int verb_status(int argc, char *argv[], void *userdata) {
                 return 0;
         }
 
+        c->colors = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
         (void) pager_open(c->no_pager);
         r = print_status(c, root);
         json_object_put(root);
