@@ -36,24 +36,6 @@ static int reply_error_info(sd_bus_error *error, const ErrorInfo *e) {
         return sd_bus_error_set(error, name, e->message);
 }
 
-/* Until polkit checks arrive (they decide per action with details), only
- * root may change or inspect managed programs: fail closed. */
-int bus_require_root(sd_bus_message *msg, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
-        int r;
-
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return r;
-        if (uid != 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Only root may manage eBPF programs in this version of bpfhubd.");
-        return 0;
-}
-
 static int check_string(const char *s, const char *what, sd_bus_error *error) {
         if (strlen(s) > STRING_MAX)
                 return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "%s is longer than %d bytes.", what, STRING_MAX);
@@ -218,9 +200,6 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         ErrorInfo err;
         size_t n = 0;
         int r;
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
 
         r = sd_bus_message_read(msg, "s", &source);
         if (r < 0)
@@ -295,6 +274,27 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
 
+        {
+                _cleanup_free_ char *names = NULL, *types = NULL;
+                for (size_t i = 0; i < req.n_programs; i++) {
+                        char *a = strjoin(names ?: "", i ? "," : "", req.programs[i].name);
+                        char *b = strjoin(types ?: "", i ? "," : "", program_type_to_string(req.programs[i].type));
+                        free(names);
+                        free(types);
+                        names = a;
+                        types = b;
+                        if (!names || !types)
+                                return -ENOMEM;
+                }
+                const char *details[] = { "source", req.path, "programs", names, "program_types", types,
+                                          "group", strempty(req.group), NULL };
+                r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_LOAD_PROGRAMS, details, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1; /* Will be called again once polkit answered. */
+        }
+
         r = state_load(m->state, &m->features, &req, &progs, &n, &err);
         if (r < 0) {
                 log_debug("Load of %s failed: %s", req.path, err.message);
@@ -350,9 +350,6 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         uint32_t program_id;
         ErrorInfo err;
         int r;
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
 
         r = sd_bus_message_read(msg, "us", &program_id, &kind);
         if (r < 0)
@@ -371,6 +368,20 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
 
+        {
+                char id[16];
+                (void) snprintf(id, sizeof id, "%" PRIu32, program_id);
+                const char *details[] = { "program_id", id, "attach_kind", kind, "interface", strempty(l->iface),
+                                          "direction", strempty(l->direction), "netns", strempty(l->netns),
+                                          "cgroup", strempty(l->cgroup), "tracepoint", strempty(l->tracepoint),
+                                          "function", strempty(l->function), "target", strempty(l->target), NULL };
+                r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_LOAD_PROGRAMS, details, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1; /* Will be called again once polkit answered. */
+        }
+
         r = state_attach(m->state, &m->features, TAKE_PTR(l), &attached, &err);
         if (r < 0) {
                 log_debug("Attach of program %" PRIu32 " failed: %s", program_id, err.message);
@@ -388,12 +399,16 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
 int bus_detach_link(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *error) {
         _cleanup_free_ char *prog_path = NULL;
-        Link *l = state_find_link(m->state, id);
+        Link *l;
+        char id_str[16];
         int r;
 
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
+        (void) snprintf(id_str, sizeof id_str, "%" PRIu32, id);
+        r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_UNLOAD_PROGRAMS,
+                                    (const char *const[]) { "link_id", id_str, NULL }, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
+        l = state_find_link(m->state, id);
         if (!l)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LINK, "No link %" PRIu32 ".", id);
         prog_path = program_bus_path(l->program_id);
@@ -423,11 +438,14 @@ static int unload_one(Manager *m, uint32_t id, sd_bus_error *error) {
 }
 
 int bus_unload_program(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *error) {
+        char id_str[16];
         int r;
 
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
+        (void) snprintf(id_str, sizeof id_str, "%" PRIu32, id);
+        r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_UNLOAD_PROGRAMS,
+                                    (const char *const[]) { "program_id", id_str, NULL }, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
         if (!state_find_program(m->state, id))
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROGRAM, "No managed program %" PRIu32 ".", id);
         r = unload_one(m, id, error);
@@ -461,15 +479,16 @@ static int method_unload_group(sd_bus_message *msg, void *userdata, sd_bus_error
         const char *group;
         size_t n = 0;
         int r;
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
 
         r = sd_bus_message_read(msg, "s", &group);
         if (r < 0)
                 return r;
         if (isempty(group))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "A group name is required.");
+        r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_UNLOAD_PROGRAMS,
+                                    (const char *const[]) { "group", group, NULL }, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
         ids = calloc(m->state->n_programs + 1, sizeof(uint32_t));
         if (!ids)
                 return -ENOMEM;
@@ -530,9 +549,6 @@ static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_erro
         _cleanup_(program_filter_done) ProgramFilter f = { .type = _PROGRAM_TYPE_INVALID };
         json_object *j;
         int r;
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
 
         r = read_options(msg, list_options, &f, error);
         if (r < 0)
@@ -540,6 +556,9 @@ static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (f.kernel_type && !f.all)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown program type '%s' (kernel type names need all=true).", f.kernel_type);
+        r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_INSPECT, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
         r = inventory_list(m->state, &f, &j);
         if (r < 0)
                 return r;
@@ -551,13 +570,13 @@ static int method_get_program(sd_bus_message *msg, void *userdata, sd_bus_error 
         json_object *j;
         uint32_t id;
         int r;
-        r = bus_require_root(msg, error);
-        if (r < 0)
-                return r;
 
         r = sd_bus_message_read(msg, "u", &id);
         if (r < 0)
                 return r;
+        r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_INSPECT, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
         r = inventory_get(m->state, id, &j);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROGRAM, "No managed program %" PRIu32 ".", id);

@@ -52,6 +52,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         kernel_features_done(&m->features);
         state_free(m->state);
+        polkit_registry_done(&m->polkit);
         config_done(&m->config);
         return mfree(m);
 }
@@ -126,7 +127,7 @@ int manager_startup(Manager *m) {
 bool manager_check_idle(void *userdata) {
         Manager *m = ASSERT_PTR(userdata);
 
-        return m->n_pending == 0;
+        return m->n_pending == 0 && m->polkit.n_queries == 0;
 }
 
 int manager_run(Manager *m) {

@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-polkit.h"
 #include "config.h"
 #include "kernel-features.h"
 #include "state.h"
@@ -14,6 +15,7 @@ typedef struct Manager {
         BpfhubConfig config;
         KernelFeatures features;
         State *state;
+        PolkitRegistry polkit;
         usec_t start_time;
 
         /* Work that must finish before the daemon may exit: bus calls

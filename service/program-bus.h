@@ -18,7 +18,5 @@ void link_bus_emit_removed(Manager *m, uint32_t link_id);
 int bus_unload_program(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *error);
 int bus_detach_link(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *error);
 
-int bus_require_root(sd_bus_message *msg, sd_bus_error *error);
-
 /* The one manager of this process, for handlers whose userdata is an entity. */
 Manager *bus_manager(sd_bus *bus);

@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
 #include <time.h>
 #include <unistd.h>
 
@@ -481,6 +482,58 @@ void bus_fixture_stop(BusFixture *f) {
         g_clear_pointer(&f->state_dir, g_free);
         g_clear_pointer(&f->bpffs_root, g_free);
         g_clear_pointer(&f->image_store, g_free);
+}
+
+bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_group_line) {
+        g_autofree char *dir = g_build_filename(f->dir, "polkit", NULL);
+        g_autofree char *actions = g_build_filename(dir, "actions", NULL);
+        g_autofree char *rules_dir = g_build_filename(dir, "rules", NULL);
+        g_autofree char *empty = g_build_filename(dir, "empty", NULL);
+        g_autofree char *group = g_build_filename(dir, "group", NULL);
+        g_autofree char *wrapper = g_build_filename(dir, "polkitd-wrapper", NULL);
+        g_autofree char *policy_src = fixture_build_path("polkit/org.bpfhub.policy");
+        g_autofree char *policy = NULL, *groups = NULL, *bus_conf = NULL, *script = NULL, *service = NULL;
+
+        if (!fixture_require_program("unshare") || !g_file_test("/usr/lib/polkit-1/polkitd", G_FILE_TEST_IS_EXECUTABLE)) {
+                fixture_skip_missing("needs polkitd (package polkitd)");
+                return false;
+        }
+        g_assert_cmpint(g_mkdir_with_parents(actions, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(rules_dir, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(empty, 0755), ==, 0);
+
+        g_assert_true(g_file_get_contents(policy_src, &policy, NULL, NULL));
+        g_autofree char *policy_dst = g_build_filename(actions, "org.bpfhub.policy", NULL);
+        g_autofree char *rules_dst = g_build_filename(rules_dir, "10-test.rules", NULL);
+        g_autofree char *conf_dst = g_build_filename(f->dir, "system.d", "org.freedesktop.PolicyKit1.conf", NULL);
+        g_autofree char *service_dst = g_build_filename(f->dir, "services", "org.freedesktop.PolicyKit1.service", NULL);
+        g_assert_true(g_file_set_contents(policy_dst, policy, -1, NULL));
+        g_assert_true(g_file_set_contents(rules_dst, rules, -1, NULL));
+        g_assert_true(g_file_get_contents("/etc/group", &groups, NULL, NULL));
+        {
+                g_autofree char *all = g_strconcat(groups, extra_group_line ?: "", extra_group_line ? "\n" : "", NULL);
+                g_assert_true(g_file_set_contents(group, all, -1, NULL));
+        }
+        g_assert_true(g_file_get_contents("/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf", &bus_conf, NULL, NULL));
+        g_assert_true(g_file_set_contents(conf_dst, bus_conf, -1, NULL));
+
+        script = g_strdup_printf("#!/bin/sh\n"
+                                 "# polkitd with the test's actions and rules, in a private mount namespace.\n"
+                                 "exec unshare --mount --propagation private sh -c '\n"
+                                 "  mount --bind %s /usr/share/polkit-1/actions &&\n"
+                                 "  mount --bind %s /etc/polkit-1/rules.d &&\n"
+                                 "  mount --bind %s /usr/share/polkit-1/rules.d &&\n"
+                                 "  mount --bind %s /etc/group &&\n"
+                                 "  exec /usr/lib/polkit-1/polkitd --no-debug'\n",
+                                 actions, rules_dir, empty, group);
+        g_assert_true(g_file_set_contents(wrapper, script, -1, NULL));
+        g_assert_cmpint(chmod(wrapper, 0755), ==, 0);
+        service = g_strdup_printf("[D-BUS Service]\nName=org.freedesktop.PolicyKit1\nExec=%s\nUser=root\n", wrapper);
+        g_assert_true(g_file_set_contents(service_dst, service, -1, NULL));
+
+        /* polkitd drops to its own user: it must reach and read all this. */
+        g_assert_cmpint(fixture_run(NULL, "chmod 755 %s %s && chmod -R a+rX %s", f->scratch, f->dir, dir), ==, 0);
+        return fixture_run(NULL, "busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig") == 0;
 }
 
 sd_bus *bus_fixture_connect(BusFixture *f) {

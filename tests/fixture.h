@@ -61,6 +61,12 @@ typedef struct BusFixture {
 bool bus_fixture_start(BusFixture *f, const char *scratch, const char *extra_args);
 void bus_fixture_stop(BusFixture *f);
 
+/* Adds a real polkitd to the bus, started by activation inside its own mount
+ * namespace where the project's action file, the given rules (ES5) and a
+ * private /etc/group with the given extra line (or NULL) replace the
+ * system's. The host's polkit configuration is never touched. */
+bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_group_line);
+
 /* A new connection to the fixture's bus. */
 sd_bus *bus_fixture_connect(BusFixture *f);
 /* The pid owning org.bpfhub.Manager1, or 0 when nobody owns it. */

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Authorization through a real polkitd on the private bus: root passes
+ * without asking, uid 65534 is denied by default and leaves no trace, rules
+ * can grant by group and by attach details. */
+#include <grp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fixture.h"
+
+typedef struct Env {
+        char *scratch;
+        BusFixture bus;
+        NetnsFixture net;
+        sd_bus *client;
+        char *object;
+} Env;
+
+static bool env_start(Env *e, const char *rules, const char *group_line, bool with_net) {
+        *e = (Env) { .object = fixture_build_path("bpf/feature-probes.bpf.o") };
+        if (!fixture_require_root())
+                return false;
+        e->scratch = fixture_scratch_new("polkit");
+        if (with_net && !netns_fixture_start(&e->net, "polkit"))
+                return false;
+        if (!bus_fixture_start(&e->bus, e->scratch, "--idle-timeout=0") ||
+            !bus_fixture_add_polkit(&e->bus, rules, group_line))
+                return false;
+        e->client = bus_fixture_connect(&e->bus);
+        return true;
+}
+
+static void env_stop(Env *e) {
+        if (g_test_failed() && e->bus.log_path) {
+                g_autofree char *log = bus_fixture_read_log(&e->bus);
+                g_printerr("# bus log:\n%s", log);
+        }
+        e->client = sd_bus_flush_close_unref(e->client);
+        bus_fixture_stop(&e->bus);
+        netns_fixture_stop(&e->net);
+        fixture_scratch_free(g_steal_pointer(&e->scratch));
+        g_free(e->object);
+}
+
+typedef struct Call {
+        const char *method;
+        bool interactive;
+        const char *iface;      /* Attach: interface */
+        uint32_t program_id;
+        /* out */
+        char error_name[128];
+        char error_message[256];
+        uint32_t id;
+} Call;
+
+static int do_call(sd_bus *bus, const char *object, Call *c) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
+                                           c->method);
+        if (r < 0)
+                return r;
+        (void) sd_bus_message_set_allow_interactive_authorization(m, c->interactive);
+        if (g_str_equal(c->method, "Load"))
+                r = sd_bus_message_append(m, "sa(sss)a{sv}", object, 1, "probe_xdp", "xdp", "", 0);
+        else if (g_str_equal(c->method, "Attach"))
+                r = sd_bus_message_append(m, "usa{sv}", c->program_id, "xdp", 2, "iface", "s", c->iface, "priority", "i", 5);
+        else if (g_str_equal(c->method, "ListPrograms"))
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        else
+                r = sd_bus_message_append(m, "u", c->program_id);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                g_strlcpy(c->error_name, error.name ?: "", sizeof c->error_name);
+                g_strlcpy(c->error_message, error.message ?: "", sizeof c->error_message);
+        } else if (g_str_equal(c->method, "Load"))
+                (void) sd_bus_message_read(reply, "a(uo)", 1, &c->id, NULL);
+        else if (g_str_equal(c->method, "Attach"))
+                (void) sd_bus_message_read(reply, "uo", &c->id, NULL);
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+/* Makes the call as uid/gid 65534 ("nobody") in a child; the result comes
+ * back through a shared anonymous mapping. */
+static void call_as_nobody(Env *e, Call *c) {
+        Call *shared = mmap(NULL, sizeof(Call), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        pid_t pid;
+        int status;
+
+        g_assert_true(shared != MAP_FAILED);
+        *shared = *c;
+        pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+                sd_bus *bus = NULL;
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        _exit(100);
+                if (sd_bus_open_system(&bus) < 0)
+                        _exit(101);
+                _exit(do_call(bus, e->object, shared) < 0 ? 1 : 0);
+        }
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) < 100);
+        *c = *shared;
+        munmap(shared, sizeof(Call));
+}
+
+static unsigned count_programs(Env *e) {
+        g_autofree char *dir = g_build_filename(e->bus.bpffs_root, "programs", NULL);
+        return fixture_count_entries(dir);
+}
+
+static const char deny_all[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "    if (action.id.indexOf(\"org.bpfhub.\") == 0)\n"
+        "        return polkit.Result.NO;\n"
+        "});\n";
+
+static void test_root_without_polkit(void) {
+        Call c = { .method = "Load" };
+        Env e;
+
+        if (!env_start(&e, deny_all, NULL, false))
+                return env_stop(&e);
+        g_assert_cmpint(do_call(e.client, e.object, &c), >=, 0);
+        g_assert_cmpuint(count_programs(&e), ==, 1);
+        /* Root never asked: polkitd was not even started. */
+        {
+                sd_bus_message *reply = NULL;
+                int has = 1;
+                g_assert_cmpint(sd_bus_call_method(e.client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                   "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
+                                                   "org.freedesktop.PolicyKit1"), >=, 0);
+                g_assert_cmpint(sd_bus_message_read(reply, "b", &has), >=, 0);
+                g_assert_false(has);
+                sd_bus_message_unref(reply);
+        }
+        env_stop(&e);
+}
+
+static void test_nobody_denied(void) {
+        static const char *const methods[] = { "Load", "ListPrograms", "GetProgram", "Unload", "Detach" };
+        Call load = { .method = "Load" };
+        Env e;
+
+        /* No rules: the action defaults apply (auth_admin for anyone without
+         * an active session, and there is none here). */
+        if (!env_start(&e, "// no rules\n", NULL, false))
+                return env_stop(&e);
+        /* Something for the reading and unloading methods to find. */
+        g_assert_cmpint(do_call(e.client, e.object, &load), >=, 0);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(methods); i++) {
+                Call c = { .method = methods[i], .program_id = load.id };
+                call_as_nobody(&e, &c);
+                g_printerr("# nobody %s -> %s: %s\n", methods[i], c.error_name, c.error_message);
+                if (!g_str_equal(c.error_name, SD_BUS_ERROR_ACCESS_DENIED) &&
+                    !g_str_equal(c.error_name, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+                        g_error("nobody %s was not denied: '%s'", methods[i], c.error_name);
+        }
+        /* Nothing changed: still exactly the one program root loaded. */
+        g_assert_cmpuint(count_programs(&e), ==, 1);
+
+        /* Without an agent and without the interactive flag, polkit's
+         * auth_admin becomes "interactive authorization required". */
+        {
+                Call c = { .method = "Load" };
+                call_as_nobody(&e, &c);
+                g_assert_cmpstr(c.error_name, ==, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED);
+                g_assert_nonnull(strstr(c.error_message, "Authentication is required"));
+        }
+        g_assert_cmpuint(count_programs(&e), ==, 1);
+        env_stop(&e);
+}
+
+static void test_group_rule(void) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "    if (action.id.indexOf(\"org.bpfhub.\") == 0 && subject.isInGroup(\"bpfhubtest\"))\n"
+                "        return polkit.Result.YES;\n"
+                "});\n";
+        Call c = { .method = "Load" }, u;
+        Env e;
+
+        if (!env_start(&e, rules, "bpfhubtest:x:4242:nobody", false))
+                return env_stop(&e);
+        call_as_nobody(&e, &c);
+        g_assert_cmpstr(c.error_name, ==, "");
+        g_assert_cmpuint(c.id, >, 0);
+        g_assert_cmpuint(count_programs(&e), ==, 1);
+        u = (Call) { .method = "Unload", .program_id = c.id };
+        call_as_nobody(&e, &u);
+        g_assert_cmpstr(u.error_name, ==, "");
+        g_assert_cmpuint(count_programs(&e), ==, 0);
+        env_stop(&e);
+}
+
+static void test_interface_rule(void) {
+        g_autofree char *rules = NULL;
+        Call load = { .method = "Load" }, ok, bad;
+        Env e;
+
+        if (!fixture_require_root())
+                return;
+        /* Members of the group may load, and attach XDP only on one interface,
+         * whose name is known once the netns fixture made it. */
+        e = (Env) { .object = fixture_build_path("bpf/feature-probes.bpf.o") };
+        e.scratch = fixture_scratch_new("polkit");
+        if (!netns_fixture_start(&e.net, "polkit") || !bus_fixture_start(&e.bus, e.scratch, "--idle-timeout=0"))
+                return env_stop(&e);
+        rules = g_strdup_printf(
+                "polkit.addRule(function(action, subject) {\n"
+                "    if (action.id != \"org.bpfhub.load-programs\" || !subject.isInGroup(\"bpfhubtest\"))\n"
+                "        return polkit.Result.NOT_HANDLED;\n"
+                "    var kind = action.lookup(\"attach_kind\");\n"
+                "    if (!kind)\n"
+                "        return polkit.Result.YES;\n"
+                "    if (kind == \"xdp\" && action.lookup(\"interface\") == \"%s\")\n"
+                "        return polkit.Result.YES;\n"
+                "    return polkit.Result.NO;\n"
+                "});\n", e.net.host_if);
+        if (!bus_fixture_add_polkit(&e.bus, rules, "bpfhubtest:x:4242:nobody"))
+                return env_stop(&e);
+        e.client = bus_fixture_connect(&e.bus);
+
+        call_as_nobody(&e, &load);
+        g_assert_cmpstr(load.error_name, ==, "");
+
+        bad = (Call) { .method = "Attach", .program_id = load.id, .iface = "lo" };
+        call_as_nobody(&e, &bad);
+        g_assert_cmpstr(bad.error_name, ==, SD_BUS_ERROR_ACCESS_DENIED);
+        {
+                g_autofree char *links = g_build_filename(e.bus.bpffs_root, "links", NULL);
+                g_assert_cmpuint(fixture_count_entries(links), ==, 0);
+        }
+
+        ok = (Call) { .method = "Attach", .program_id = load.id, .iface = e.net.host_if };
+        call_as_nobody(&e, &ok);
+        g_assert_cmpstr(ok.error_name, ==, "");
+        g_assert_cmpint(fixture_run(NULL, "ip link show dev %s | grep -q xdp", e.net.host_if), ==, 0);
+
+        /* Unloading was not granted. */
+        {
+                Call u = { .method = "Unload", .program_id = load.id };
+                call_as_nobody(&e, &u);
+                g_assert_cmpstr(u.error_name, !=, "");
+                g_assert_cmpint(do_call(e.client, e.object, &u), >=, 0);
+        }
+        env_stop(&e);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/polkit/root-without-polkit", test_root_without_polkit);
+        g_test_add_func("/polkit/nobody-denied", test_nobody_denied);
+        g_test_add_func("/polkit/group-rule", test_group_rule);
+        g_test_add_func("/polkit/interface-rule", test_interface_rule);
+        return g_test_run();
+}
