@@ -64,6 +64,11 @@ polkit-actions)
     if [[ $got != "$expected" ]]; then
         echo "actions: '$got', expected '$expected'"; exit 1
     fi
+    # The ids the daemon asks for are the ids the file declares.
+    header_ids=$(grep -o '"org\.bpfhub\.[a-z-]*"' "$3" | tr -d '"' | sort | tr '\n' ' ' | sed 's/ $//')
+    if [[ $header_ids != "$expected" ]]; then
+        echo "service/bus-polkit.h: '$header_ids', policy: '$expected'"; exit 1
+    fi
     # Every message is translated into every language in LINGUAS.
     for lang in $(grep -v '^#' "$2"); do
         n=$(grep -c "xml:lang=\"$lang\"" "$policy" || true)
