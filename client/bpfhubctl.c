@@ -37,6 +37,7 @@ static void help(void) {
                  "                          short (one line) or off\n"
                  "     --no-pager           Do not pipe output into a pager\n"
                  "     --no-legend          Do not print column headers and footers\n"
+                 "     --no-ask-password    Do not ask for a password when polkit wants one\n"
                  "  -H --host=[USER@]HOST   Operate on a remote host (over ssh)\n\n"
                  "Exit status: 0 success, 1 failure, 2 invalid usage, 3 no such object,\n"
                  "4 not authorized, 5 service unavailable. See bpfhubctl(1).\n"),
@@ -63,6 +64,9 @@ int common_option(Context *c, int opt, const char *arg) {
                 return 1;
         case ARG_COMMON_NO_LEGEND:
                 c->legend = false;
+                return 1;
+        case ARG_COMMON_NO_ASK_PASSWORD:
+                c->ask_password = false;
                 return 1;
         default:
                 return 0;
@@ -119,6 +123,11 @@ int acquire_bus(Context *c, sd_bus **ret) {
                 return log_error_errno(r, _("Failed to connect to the system bus%s%s: %m"),
                                        c->host ? _(" on ") : "", c->host ?: "");
         }
+        /* polkit may ask for a password only if we let it, and only locally
+         * can we offer an agent on this terminal. */
+        (void) sd_bus_set_allow_interactive_authorization(*ret, c->ask_password);
+        if (c->ask_password && !c->host)
+                (void) polkit_agent_open();
         return 0;
 }
 
@@ -167,7 +176,7 @@ static int run(int argc, char *argv[]) {
                 { "get",    2,        VERB_ANY, 0,            verb_get },
                 {}
         };
-        Context c = { .legend = true };
+        Context c = { .legend = true, .ask_password = true };
         int r;
 
         (void) setlocale(LC_ALL, "");
@@ -184,6 +193,7 @@ static int run(int argc, char *argv[]) {
 
         r = dispatch_verb(argc - optind, argv + optind, verbs, &c);
         pager_close();
+        polkit_agent_close();
         if (r == -EINVAL && c.exit_status == EXIT_OK)
                 return EXIT_USAGE;
         if (r < 0)

@@ -31,6 +31,7 @@ typedef struct Context {
         bool legend;
         const char *host;
         bool colors;            /* stdout was a terminal before any pager */
+        bool ask_password;      /* let polkit ask (through an agent on our terminal) */
         int exit_status;        /* set by verbs that fail in a specific way */
 } Context;
 
@@ -46,11 +47,13 @@ enum {
         ARG_COMMON_JSON = 0x200,
         ARG_COMMON_NO_PAGER,
         ARG_COMMON_NO_LEGEND,
+        ARG_COMMON_NO_ASK_PASSWORD,
 };
 #define COMMON_OPTIONS                                                          \
         { "json",      optional_argument, NULL, ARG_COMMON_JSON },              \
         { "no-pager",  no_argument,       NULL, ARG_COMMON_NO_PAGER },          \
-        { "no-legend", no_argument,       NULL, ARG_COMMON_NO_LEGEND }
+        { "no-legend", no_argument,       NULL, ARG_COMMON_NO_LEGEND },            \
+        { "no-ask-password", no_argument, NULL, ARG_COMMON_NO_ASK_PASSWORD }
 
 /* Handles one of COMMON_OPTIONS: 1 if it was one, 0 if not, <0 on error. */
 int common_option(Context *c, int opt, const char *arg);
@@ -58,6 +61,9 @@ int common_option(Context *c, int opt, const char *arg);
 /* Parses the common options; returns >0 to go on, 0 when --help or
  * --version was handled, <0 on a usage error. */
 int parse_common_options(int argc, char *argv[], Context *c, bool in_verb);
+
+int polkit_agent_open(void);
+void polkit_agent_close(void);
 
 int verb_status(int argc, char *argv[], void *userdata);
 int verb_load(int argc, char *argv[], void *userdata);

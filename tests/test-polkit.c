@@ -178,6 +178,23 @@ static void test_nobody_denied(void) {
                 g_assert_nonnull(strstr(c.error_message, "Authentication is required"));
         }
         g_assert_cmpuint(count_programs(&e), ==, 1);
+
+        /* The client as that user: exit 4 and polkit's reason, with or
+         * without --no-ask-password (no terminal here, so no agent). */
+        {
+                g_autofree char *ctl = fixture_build_path("client/bpfhubctl");
+                g_autofree char *out = NULL;
+                int status;
+
+                status = fixture_run(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s --no-ask-password list 2>&1",
+                                     ctl);
+                g_assert_cmpint(status, ==, 4);
+                g_assert_nonnull(strstr(out, "Authentication is required for org.bpfhub.inspect"));
+                g_clear_pointer(&out, g_free);
+                status = fixture_run(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s list </dev/null 2>&1", ctl);
+                g_assert_cmpint(status, ==, 4);
+                g_assert_nonnull(strstr(out, "org.bpfhub.inspect"));
+        }
         env_stop(&e);
 }
 
@@ -196,6 +213,12 @@ static void test_group_rule(void) {
         g_assert_cmpstr(c.error_name, ==, "");
         g_assert_cmpuint(c.id, >, 0);
         g_assert_cmpuint(count_programs(&e), ==, 1);
+        {
+                g_autofree char *ctl = fixture_build_path("client/bpfhubctl");
+                g_autofree char *out = NULL;
+                g_assert_cmpint(fixture_run(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s --no-legend list", ctl), ==, 0);
+                g_assert_nonnull(strstr(out, "probe_xdp"));
+        }
         u = (Call) { .method = "Unload", .program_id = c.id };
         call_as_nobody(&e, &u);
         g_assert_cmpstr(u.error_name, ==, "");
