@@ -239,17 +239,19 @@ static void test_interface_rule(void) {
         e.scratch = fixture_scratch_new("polkit");
         if (!netns_fixture_start(&e.net, "polkit") || !bus_fixture_start(&e.bus, e.scratch, "--idle-timeout=0"))
                 return env_stop(&e);
-        rules = g_strdup_printf(
-                "polkit.addRule(function(action, subject) {\n"
-                "    if (action.id != \"org.bpfhub.load-programs\" || !subject.isInGroup(\"bpfhubtest\"))\n"
-                "        return polkit.Result.NOT_HANDLED;\n"
-                "    var kind = action.lookup(\"attach_kind\");\n"
-                "    if (!kind)\n"
-                "        return polkit.Result.YES;\n"
-                "    if (kind == \"xdp\" && action.lookup(\"interface\") == \"%s\")\n"
-                "        return polkit.Result.YES;\n"
-                "    return polkit.Result.NO;\n"
-                "});\n", e.net.host_if);
+        /* The example the project ships, with its group and interface swapped
+         * for the test's: what the docs recommend is what gets tested. */
+        {
+                g_autofree char *example_path = fixture_source_path("polkit/50-bpfhub-netops.rules.example");
+                g_autofree char *example = NULL, *iface = g_strdup_printf("\"%s\"", e.net.host_if);
+                g_autoptr(GString) text = NULL;
+
+                g_assert_true(g_file_get_contents(example_path, &example, NULL, NULL));
+                text = g_string_new(example);
+                g_assert_cmpuint(g_string_replace(text, "\"netops\"", "\"bpfhubtest\"", 0), >=, 1);
+                g_assert_cmpuint(g_string_replace(text, "\"eth1\"", iface, 0), >=, 1);
+                rules = g_strdup(text->str);
+        }
         if (!bus_fixture_add_polkit(&e.bus, rules, "bpfhubtest:x:4242:nobody"))
                 return env_stop(&e);
         e.client = bus_fixture_connect(&e.bus);

@@ -127,7 +127,8 @@ install)
              "$prefix/lib/bpfhub/xdp-counter.bpf.o" \
              "$prefix/share/polkit-1/actions/org.bpfhub.policy" \
              "$prefix/share/locale/zh_CN/LC_MESSAGES/bpfhub.mo" \
-             "$prefix/share/man/man8/bpfhubd.8" "$prefix/share/man/man1/bpfhubctl.1"; do
+             "$prefix/share/man/man8/bpfhubd.8" "$prefix/share/man/man1/bpfhubctl.1" \
+             "$prefix/share/doc/bpfhub/examples/50-bpfhub-netops.rules.example"; do
         [[ -e $dest$f ]] || { echo "missing after install: $f"; find "$dest" -type f -o -type l; exit 1; }
     done
     link=$(readlink "$dest$unitdir/dbus-org.bpfhub.Manager1.service")
