@@ -21,6 +21,7 @@
 
 #include "errors.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "link.h"
 #include "log.h"
 #include "time-util.h"
@@ -177,9 +178,7 @@ int link_validate(const Link *l, ProgramType program_type, const KernelFeatures 
         }
         case LINK_KPROBE:
         case LINK_KRETPROBE:
-        case LINK_FENTRY:
-        case LINK_FEXIT:
-                if (!valid_name(l->function, 256) && !(l->kind == LINK_FENTRY || l->kind == LINK_FEXIT))
+                if (!valid_name(l->function, 256))
                         return error_info_set(err, EINVAL, NULL, "A kernel function name is required.");
                 break;
         case LINK_UPROBE:
@@ -906,12 +905,8 @@ bool link_exists(const char *bpffs_root, const Link *l) {
 
 /* Records. */
 
-static void add_str(json_object *j, const char *key, const char *value) {
-        json_object_object_add(j, key, value ? json_object_new_string(value) : NULL);
-}
-
 int link_to_json(const Link *l, json_object **ret) {
-        json_object *j = json_object_new_object(), *po = json_object_new_array();
+        json_object *j = json_object_new_object(), *po = json_new_strv(l->proceed_on);
 
         if (!j || !po) {
                 json_object_put(j);
@@ -920,25 +915,23 @@ int link_to_json(const Link *l, json_object **ret) {
         }
         json_object_object_add(j, "id", json_object_new_uint64(l->id));
         json_object_object_add(j, "programId", json_object_new_uint64(l->program_id));
-        add_str(j, "kind", link_kind_to_string(l->kind));
+        json_add_string_or_null(j, "kind", link_kind_to_string(l->kind));
         json_object_object_add(j, "complete", json_object_new_boolean(l->complete));
-        add_str(j, "interface", l->iface);
-        add_str(j, "netns", l->netns);
-        add_str(j, "direction", l->direction);
+        json_add_string_or_null(j, "interface", l->iface);
+        json_add_string_or_null(j, "netns", l->netns);
+        json_add_string_or_null(j, "direction", l->direction);
         json_object_object_add(j, "priority", json_object_new_int(l->priority));
-        STRV_FOREACH(s, l->proceed_on)
-                json_object_array_add(po, json_object_new_string(*s));
         json_object_object_add(j, "proceedOn", po);
-        add_str(j, "mode", l->mode);
-        add_str(j, "tracepoint", l->tracepoint);
-        add_str(j, "function", l->function);
+        json_add_string_or_null(j, "mode", l->mode);
+        json_add_string_or_null(j, "tracepoint", l->tracepoint);
+        json_add_string_or_null(j, "function", l->function);
         json_object_object_add(j, "offset", json_object_new_uint64(l->offset));
-        add_str(j, "target", l->target);
+        json_add_string_or_null(j, "target", l->target);
         json_object_object_add(j, "pid", json_object_new_int(l->pid));
-        add_str(j, "cgroup", l->cgroup);
-        add_str(j, "attachType", l->attach_type);
+        json_add_string_or_null(j, "cgroup", l->cgroup);
+        json_add_string_or_null(j, "attachType", l->attach_type);
         json_object_object_add(j, "ifindex", json_object_new_int(l->ifindex));
-        add_str(j, "modeUsed", l->mode_used);
+        json_add_string_or_null(j, "modeUsed", l->mode_used);
         json_object_object_add(j, "kernelLinkId", json_object_new_uint64(l->kernel_link_id));
         json_object_object_add(j, "tcHandle", json_object_new_uint64(l->tc_handle));
         json_object_object_add(j, "tcPriority", json_object_new_uint64(l->tc_priority));
@@ -946,23 +939,6 @@ int link_to_json(const Link *l, json_object **ret) {
         json_object_object_add(j, "attachedUSec", json_object_new_uint64(l->attached_usec));
         *ret = j;
         return 0;
-}
-
-static int get_str(json_object *j, const char *key, char **ret) {
-        json_object *v;
-
-        *ret = NULL;
-        if (!json_object_object_get_ex(j, key, &v) || !v)
-                return 0;
-        if (!json_object_is_type(v, json_type_string))
-                return -EBADMSG;
-        *ret = strdup(json_object_get_string(v));
-        return *ret ? 0 : -ENOMEM;
-}
-
-static uint64_t get_u64(json_object *j, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(j, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_uint64(v) : 0;
 }
 
 int link_from_json(json_object *j, Link **ret) {
@@ -973,28 +949,33 @@ int link_from_json(json_object *j, Link **ret) {
 
         if (!l)
                 return -ENOMEM;
-        if ((r = get_str(j, "kind", &kind)) < 0 || (r = get_str(j, "interface", &l->iface)) < 0 ||
-            (r = get_str(j, "netns", &l->netns)) < 0 || (r = get_str(j, "direction", &l->direction)) < 0 ||
-            (r = get_str(j, "mode", &l->mode)) < 0 || (r = get_str(j, "tracepoint", &l->tracepoint)) < 0 ||
-            (r = get_str(j, "function", &l->function)) < 0 || (r = get_str(j, "target", &l->target)) < 0 ||
-            (r = get_str(j, "cgroup", &l->cgroup)) < 0 || (r = get_str(j, "attachType", &l->attach_type)) < 0 ||
-            (r = get_str(j, "modeUsed", &l->mode_used)) < 0)
-                return r;
+        /* Every string field may be absent or null. */
+        struct { const char *key; char **field; } strings[] = {
+                { "kind", &kind },              { "interface", &l->iface },       { "netns", &l->netns },
+                { "direction", &l->direction }, { "mode", &l->mode },             { "tracepoint", &l->tracepoint },
+                { "function", &l->function },   { "target", &l->target },         { "cgroup", &l->cgroup },
+                { "attachType", &l->attach_type }, { "modeUsed", &l->mode_used },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+                r = json_read_string(j, strings[i].key, JSON_NULLABLE | JSON_OPTIONAL, strings[i].field);
+                if (r < 0)
+                        return r;
+        }
         l->kind = link_kind_from_string(kind);
-        l->id = (uint32_t) get_u64(j, "id");
-        l->program_id = (uint32_t) get_u64(j, "programId");
+        l->id = (uint32_t) json_u64_or_zero(j, "id");
+        l->program_id = (uint32_t) json_u64_or_zero(j, "programId");
         if (l->kind < 0 || l->id == 0 || l->program_id == 0)
                 return -EBADMSG;
         l->complete = json_object_object_get_ex(j, "complete", &v) && json_object_get_boolean(v);
-        l->priority = (int32_t) get_u64(j, "priority");
-        l->offset = get_u64(j, "offset");
-        l->pid = (int32_t) get_u64(j, "pid");
-        l->ifindex = (int) get_u64(j, "ifindex");
-        l->kernel_link_id = (uint32_t) get_u64(j, "kernelLinkId");
-        l->tc_handle = (uint32_t) get_u64(j, "tcHandle");
-        l->tc_priority = (uint32_t) get_u64(j, "tcPriority");
+        l->priority = (int32_t) json_u64_or_zero(j, "priority");
+        l->offset = json_u64_or_zero(j, "offset");
+        l->pid = (int32_t) json_u64_or_zero(j, "pid");
+        l->ifindex = (int) json_u64_or_zero(j, "ifindex");
+        l->kernel_link_id = (uint32_t) json_u64_or_zero(j, "kernelLinkId");
+        l->tc_handle = (uint32_t) json_u64_or_zero(j, "tcHandle");
+        l->tc_priority = (uint32_t) json_u64_or_zero(j, "tcPriority");
         l->tc_created_clsact = json_object_object_get_ex(j, "tcCreatedClsact", &v) && json_object_get_boolean(v);
-        l->attached_usec = get_u64(j, "attachedUSec");
+        l->attached_usec = json_u64_or_zero(j, "attachedUSec");
         if (json_object_object_get_ex(j, "proceedOn", &v) && json_object_is_type(v, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(v); i++) {
                         r = strv_extend(&l->proceed_on, json_object_get_string(json_object_array_get_idx(v, i)));

@@ -127,7 +127,8 @@ int manager_startup(Manager *m) {
 bool manager_check_idle(void *userdata) {
         Manager *m = ASSERT_PTR(userdata);
 
-        return m->n_pending == 0 && m->polkit.n_queries == 0;
+        /* Work that must finish before the daemon may exit. */
+        return m->polkit.n_queries == 0;
 }
 
 int manager_run(Manager *m) {

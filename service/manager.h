@@ -18,9 +18,6 @@ typedef struct Manager {
         PolkitRegistry polkit;
         usec_t start_time;
 
-        /* Work that must finish before the daemon may exit: bus calls
-         * answered later, polkit checks, transfers. */
-        unsigned n_pending;
         bool stop_requested;
 } Manager;
 

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "log.h"
 #include "program.h"
 #include "time-util.h"
@@ -667,83 +668,28 @@ int program_kernel_info_by_id(uint32_t id, json_object **ret) {
 
 /* Records: one JSON object per program. */
 
-static int strv_to_json(char **l, json_object **ret) {
-        json_object *a = json_object_new_array();
-
-        if (!a)
-                return -ENOMEM;
-        STRV_FOREACH(s, l)
-                json_object_array_add(a, json_object_new_string(*s));
-        *ret = a;
-        return 0;
-}
-
 int program_to_json(const Program *p, json_object **ret) {
-        json_object *j = json_object_new_object(), *md = NULL, *gl = NULL;
+        json_object *j = json_object_new_object(), *md = json_new_strv(p->metadata), *gl = json_new_strv(p->globals);
 
-        if (!j || strv_to_json(p->metadata, &md) < 0 || strv_to_json(p->globals, &gl) < 0) {
+        if (!j || !md || !gl) {
                 json_object_put(j);
                 json_object_put(md);
+                json_object_put(gl);
                 return -ENOMEM;
         }
         json_object_object_add(j, "id", json_object_new_uint64(p->id));
         json_object_object_add(j, "name", json_object_new_string(p->name));
         json_object_object_add(j, "type", json_object_new_string(program_type_to_string(p->type)));
         json_object_object_add(j, "path", json_object_new_string(p->path));
-        json_object_object_add(j, "group", p->group ? json_object_new_string(p->group) : NULL);
+        json_add_string_or_null(j, "group", p->group);
         json_object_object_add(j, "groupId", json_object_new_uint64(p->group_id));
         json_object_object_add(j, "mapOwnerId", json_object_new_uint64(p->map_owner_id));
-        json_object_object_add(j, "attachFunction", p->attach_func ? json_object_new_string(p->attach_func) : NULL);
+        json_add_string_or_null(j, "attachFunction", p->attach_func);
         json_object_object_add(j, "metadata", md);
         json_object_object_add(j, "globals", gl);
         json_object_object_add(j, "loadedUSec", json_object_new_uint64(p->loaded_usec));
         *ret = j;
         return 0;
-}
-
-static int json_get_strv(json_object *j, const char *key, char ***ret) {
-        json_object *a;
-        size_t n;
-        int r;
-
-        if (!json_object_object_get_ex(j, key, &a) || !json_object_is_type(a, json_type_array))
-                return -EBADMSG;
-        n = json_object_array_length(a);
-        for (size_t i = 0; i < n; i++) {
-                json_object *s = json_object_array_get_idx(a, i);
-                if (!json_object_is_type(s, json_type_string))
-                        return -EBADMSG;
-                r = strv_extend(ret, json_object_get_string(s));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int json_get_str(json_object *j, const char *key, bool nullable, char **ret) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(j, key, &v))
-                return -EBADMSG;
-        if (!v) {
-                if (!nullable)
-                        return -EBADMSG;
-                *ret = NULL;
-                return 0;
-        }
-        if (!json_object_is_type(v, json_type_string))
-                return -EBADMSG;
-        *ret = strdup(json_object_get_string(v));
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int json_get_u64(json_object *j, const char *key, uint64_t max, uint64_t *ret) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_int))
-                return -EBADMSG;
-        *ret = json_object_get_uint64(v);
-        return *ret > max ? -ERANGE : 0;
 }
 
 int program_from_json(json_object *j, Program **ret) {
@@ -754,17 +700,17 @@ int program_from_json(json_object *j, Program **ret) {
 
         if (!p)
                 return -ENOMEM;
-        if ((r = json_get_u64(j, "id", UINT32_MAX, &id)) < 0 ||
-            (r = json_get_u64(j, "groupId", UINT32_MAX, &group_id)) < 0 ||
-            (r = json_get_u64(j, "mapOwnerId", UINT32_MAX, &owner)) < 0 ||
-            (r = json_get_u64(j, "loadedUSec", UINT64_MAX, &loaded)) < 0 ||
-            (r = json_get_str(j, "name", false, &p->name)) < 0 ||
-            (r = json_get_str(j, "type", false, &type)) < 0 ||
-            (r = json_get_str(j, "path", false, &p->path)) < 0 ||
-            (r = json_get_str(j, "group", true, &p->group)) < 0 ||
-            (r = json_get_str(j, "attachFunction", true, &p->attach_func)) < 0 ||
-            (r = json_get_strv(j, "metadata", &p->metadata)) < 0 ||
-            (r = json_get_strv(j, "globals", &p->globals)) < 0)
+        if ((r = json_read_u64(j, "id", UINT32_MAX, &id)) < 0 ||
+            (r = json_read_u64(j, "groupId", UINT32_MAX, &group_id)) < 0 ||
+            (r = json_read_u64(j, "mapOwnerId", UINT32_MAX, &owner)) < 0 ||
+            (r = json_read_u64(j, "loadedUSec", UINT64_MAX, &loaded)) < 0 ||
+            (r = json_read_string(j, "name", 0, &p->name)) < 0 ||
+            (r = json_read_string(j, "type", 0, &type)) < 0 ||
+            (r = json_read_string(j, "path", 0, &p->path)) < 0 ||
+            (r = json_read_string(j, "group", JSON_NULLABLE, &p->group)) < 0 ||
+            (r = json_read_string(j, "attachFunction", JSON_NULLABLE, &p->attach_func)) < 0 ||
+            (r = json_read_strv(j, "metadata", &p->metadata)) < 0 ||
+            (r = json_read_strv(j, "globals", &p->globals)) < 0)
                 return r;
         p->type = program_type_from_string(type);
         if (p->type < 0 || id == 0)

@@ -121,8 +121,9 @@ static void remove_at(void **array, size_t *n, size_t i) {
 
 /* Calls fn for every "<number>[.json]" entry of dir; removes temp files
  * that a crash left behind. */
-static int for_each_numbered(const char *dir, bool json, int (*fn)(State *s, const char *path, uint32_t id),
-                             State *s) {
+static int for_each_numbered(const char *dir, bool json,
+                             int (*fn)(State *s, ReconcileReport *rep, const char *path, uint32_t id),
+                             State *s, ReconcileReport *rep) {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         struct dirent *de;
         int r;
@@ -149,7 +150,7 @@ static int for_each_numbered(const char *dir, bool json, int (*fn)(State *s, con
                         log_warning("Ignoring unexpected entry %s.", path);
                         continue;
                 }
-                r = fn(s, path, (uint32_t) id);
+                r = fn(s, rep, path, (uint32_t) id);
                 if (r == -ENOMEM)
                         return r;
         }
@@ -166,7 +167,7 @@ static int read_json(const char *path, json_object **ret) {
         return *ret ? 0 : -EBADMSG;
 }
 
-static int load_program_record(State *s, const char *path, uint32_t id) {
+static int load_program_record(State *s, ReconcileReport *rep, const char *path, uint32_t id) {
         json_object *j = NULL;
         Program *p = NULL;
         int r;
@@ -184,7 +185,7 @@ static int load_program_record(State *s, const char *path, uint32_t id) {
         return push((void ***) &s->programs, &s->n_programs, p);
 }
 
-static int load_link_record(State *s, const char *path, uint32_t id) {
+static int load_link_record(State *s, ReconcileReport *rep, const char *path, uint32_t id) {
         json_object *j = NULL;
         Link *l = NULL;
         int r;
@@ -203,23 +204,21 @@ static int load_link_record(State *s, const char *path, uint32_t id) {
         return push((void ***) &s->links, &s->n_links, l);
 }
 
-static ReconcileReport *current_report;
-
-static int unpin_orphan_program(State *s, const char *path, uint32_t id) {
+static int unpin_orphan_program(State *s, ReconcileReport *rep, const char *path, uint32_t id) {
         if (state_find_program(s, id))
                 return 0;
         log_info("Unpinning program %" PRIu32 ", which has no record (left by an interrupted load).", id);
         (void) unlink(path);
-        current_report->orphan_programs_unpinned++;
+        rep->orphan_programs_unpinned++;
         return 0;
 }
 
-static int detach_orphan_link(State *s, const char *path, uint32_t id) {
+static int detach_orphan_link(State *s, ReconcileReport *rep, const char *path, uint32_t id) {
         if (state_find_link(s, id))
                 return 0;
         log_info("Detaching link %" PRIu32 ", which has no record (left by an interrupted attach).", id);
         (void) unlink(path);
-        current_report->orphan_links_detached++;
+        rep->orphan_links_detached++;
         s->next_link_id = MAX(s->next_link_id, id + 1);
         return 0;
 }
@@ -231,12 +230,12 @@ static bool map_dir_in_use(State *s, uint32_t owner) {
         return false;
 }
 
-static int remove_unused_map_dir(State *s, const char *path, uint32_t owner) {
+static int remove_unused_map_dir(State *s, ReconcileReport *rep, const char *path, uint32_t owner) {
         if (map_dir_in_use(s, owner))
                 return 0;
         log_info("Removing maps of program %" PRIu32 ", which no program uses.", owner);
         (void) rm_rf(path);
-        current_report->map_dirs_removed++;
+        rep->map_dirs_removed++;
         return 0;
 }
 
@@ -248,7 +247,6 @@ static int reconcile(State *s, ReconcileReport *report) {
 
         if (!prog_pins || !link_pins || !map_pins)
                 return -ENOMEM;
-        current_report = report;
 
         /* 1. A program record needs its pinned program. */
         for (size_t i = 0; i < s->n_programs;) {
@@ -294,13 +292,13 @@ static int reconcile(State *s, ReconcileReport *report) {
         }
 
         /* 3. Pins without records are leftovers of interrupted work. */
-        r = for_each_numbered(link_pins, false, detach_orphan_link, s);
+        r = for_each_numbered(link_pins, false, detach_orphan_link, s, report);
         if (r < 0)
                 return r;
-        r = for_each_numbered(prog_pins, false, unpin_orphan_program, s);
+        r = for_each_numbered(prog_pins, false, unpin_orphan_program, s, report);
         if (r < 0)
                 return r;
-        return for_each_numbered(map_pins, false, remove_unused_map_dir, s);
+        return for_each_numbered(map_pins, false, remove_unused_map_dir, s, report);
 }
 
 int state_open(const char *state_dir, const char *bpffs_root, State **ret, ReconcileReport *report) {
@@ -331,10 +329,10 @@ int state_open(const char *state_dir, const char *bpffs_root, State **ret, Recon
         if (r < 0)
                 return log_error_errno(r, "Cannot create pin directory %s: %m", bpffs_root);
 
-        r = for_each_numbered(programs, true, load_program_record, s);
+        r = for_each_numbered(programs, true, load_program_record, s, report);
         if (r < 0)
                 return r;
-        r = for_each_numbered(links, true, load_link_record, s);
+        r = for_each_numbered(links, true, load_link_record, s, report);
         if (r < 0)
                 return r;
         r = reconcile(s, report);
