@@ -49,6 +49,8 @@ static void help(void) {
  * verb so that verb options stay the verb's. */
 int common_option(Context *c, int opt, const char *arg) {
         switch (opt) {
+        case '?':
+                return -EINVAL; /* getopt has said what was wrong */
         case ARG_COMMON_JSON:
                 if (!arg || streq(arg, "pretty"))
                         c->json = JSON_PRETTY;
@@ -69,8 +71,20 @@ int common_option(Context *c, int opt, const char *arg) {
                 c->ask_password = false;
                 return 1;
         default:
-                return 0;
+                abort(); /* an option in a table but not in a switch */
         }
+}
+
+json_object *json_get(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+const char *json_str(json_object *o, const char *key) {
+        json_object *v = json_get(o, key);
+
+        return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 int parse_common_options(int argc, char *argv[], Context *c, bool in_verb) {
@@ -98,14 +112,10 @@ int parse_common_options(int argc, char *argv[], Context *c, bool in_verb) {
                 case 'H':
                         c->host = optarg;
                         break;
-                case '?':
-                        return -EINVAL;
                 default:
                         r = common_option(c, opt, optarg);
                         if (r < 0)
                                 return r;
-                        if (r == 0)
-                                abort();
                 }
         }
         return 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <json-c/json.h>
 #include <libintl.h>
 #include <systemd/sd-bus.h>
 
@@ -55,12 +56,18 @@ enum {
         { "no-legend", no_argument,       NULL, ARG_COMMON_NO_LEGEND },            \
         { "no-ask-password", no_argument, NULL, ARG_COMMON_NO_ASK_PASSWORD }
 
-/* Handles one of COMMON_OPTIONS: 1 if it was one, 0 if not, <0 on error. */
+/* Handles getopt's '?' (-EINVAL) and COMMON_OPTIONS (1); any other value
+ * is a programming error. Verb parsers call it from their default case. */
 int common_option(Context *c, int opt, const char *arg);
 
 /* Parses the common options; returns >0 to go on, 0 when --help or
  * --version was handled, <0 on a usage error. */
 int parse_common_options(int argc, char *argv[], Context *c, bool in_verb);
+
+/* Member lookups in the daemon's JSON replies; NULL when absent or of
+ * another type (json_str), or when o is NULL. */
+json_object *json_get(json_object *o, const char *key);
+const char *json_str(json_object *o, const char *key);
 
 int polkit_agent_open(void);
 void polkit_agent_close(void);

@@ -116,13 +116,10 @@ static int parse_attach_args(Context *c, int argc, char *argv[], AttachArgs *a) 
                                         return log_oom();
                         }
                         break;
-                case '?': return -EINVAL;
                 default:
                         r = common_option(c, opt, optarg);
                         if (r < 0)
                                 return r;
-                        if (r == 0)
-                                abort();
                 }
         }
         if (optind < argc)
@@ -268,16 +265,6 @@ static int call_attach(Context *c, sd_bus *bus, uint32_t program_id, const Attac
         if (r < 0)
                 return report_bus_error(c, _("Failed to attach"), &error, r);
         return sd_bus_message_read(reply, "uo", ret_link, NULL);
-}
-
-static json_object *json_get(json_object *o, const char *key) {
-        json_object *v = NULL;
-        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *json_str(json_object *o, const char *key) {
-        json_object *v = json_get(o, key);
-        return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 static char *format_time(uint64_t usec, char *buf, size_t size) {
@@ -669,13 +656,10 @@ int verb_list(int argc, char *argv[], void *userdata) {
                         if (strv_extend(&selectors, optarg) < 0)
                                 return log_oom();
                         break;
-                case '?': return -EINVAL;
                 default:
                         r = common_option(c, opt, optarg);
                         if (r < 0)
                                 return r;
-                        if (r == 0)
-                                abort();
                 }
         }
         if (optind < argc)

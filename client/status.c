@@ -8,14 +8,6 @@
 #include "table.h"
 #include "time-util.h"
 
-static const char *json_get_string(json_object *o, const char *key) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
 static const char *feature_kind_label(const char *kind) {
         if (kind && streq(kind, "program-type"))
                 return _("program type");
@@ -45,14 +37,14 @@ static int print_status(Context *c, json_object *root) {
         if (!kernel || !cfg || !json_object_is_type(features, json_type_array))
                 return log_error_errno(EBADMSG, "%s", _("bpfhubd sent a status this client does not understand."));
 
-        printf("%s %s\n", _("       Version:"), strna(json_get_string(root, "version")));
+        printf("%s %s\n", _("       Version:"), strna(json_str(root, "version")));
         if (json_object_object_get_ex(root, "pid", &v))
                 printf("%s %d\n", _("           PID:"), json_object_get_int(v));
-        printf("%s %s\n", _("        Kernel:"), strna(json_get_string(kernel, "release")));
-        printf("%s %s\n", _("    Config dir:"), strna(json_get_string(cfg, "configDirectory")));
-        printf("%s %s\n", _("     State dir:"), strna(json_get_string(cfg, "stateDirectory")));
-        printf("%s %s\n", _("    bpffs root:"), strna(json_get_string(cfg, "bpffsRoot")));
-        printf("%s %s\n", _("   Image store:"), strna(json_get_string(cfg, "imageStore")));
+        printf("%s %s\n", _("        Kernel:"), strna(json_str(kernel, "release")));
+        printf("%s %s\n", _("    Config dir:"), strna(json_str(cfg, "configDirectory")));
+        printf("%s %s\n", _("     State dir:"), strna(json_str(cfg, "stateDirectory")));
+        printf("%s %s\n", _("    bpffs root:"), strna(json_str(cfg, "bpffsRoot")));
+        printf("%s %s\n", _("   Image store:"), strna(json_str(cfg, "imageStore")));
         if (json_object_object_get_ex(cfg, "idleTimeoutUSec", &v)) {
                 uint64_t usec = json_object_get_uint64(v);
                 printf("%s %s\n", _("  Idle timeout:"), usec == 0 ? _("never") : format_timespan(buf, sizeof buf, usec));
@@ -72,10 +64,10 @@ static int print_status(Context *c, json_object *root) {
                 bool supported = json_object_object_get_ex(f, "supported", &s) && json_object_get_boolean(s);
 
                 n_supported += supported;
-                if (table_add_cell(t, strna(json_get_string(f, "name")), CELL_PLAIN) < 0 ||
-                    table_add_cell(t, strna(feature_kind_label(json_get_string(f, "kind"))), CELL_PLAIN) < 0 ||
+                if (table_add_cell(t, strna(json_str(f, "name")), CELL_PLAIN) < 0 ||
+                    table_add_cell(t, strna(feature_kind_label(json_str(f, "kind"))), CELL_PLAIN) < 0 ||
                     table_add_cell(t, supported ? _("yes") : _("no"), supported ? CELL_GOOD : CELL_BAD) < 0 ||
-                    table_add_cell(t, json_get_string(f, "detail"), CELL_PLAIN) < 0)
+                    table_add_cell(t, json_str(f, "detail"), CELL_PLAIN) < 0)
                         return log_oom();
         }
         r = table_print(t, stdout, c->legend, colors);
