@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/bpf.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <net/if.h>
@@ -451,6 +453,10 @@ static bool process_gone(pid_t pid) {
 }
 
 void bus_fixture_stop(BusFixture *f) {
+        if (g_test_failed() && f->log_path) {
+                g_autofree char *log = bus_fixture_read_log(f);
+                g_printerr("# bus log:\n%s", log);
+        }
         if (f->bus_pid > 0) {
                 /* Stop every bpfhubd this bus started (they are in its process
                  * group), then the bus itself. */
@@ -534,6 +540,38 @@ bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_
         /* polkitd drops to its own user: it must reach and read all this. */
         g_assert_cmpint(fixture_run(NULL, "chmod 755 %s %s && chmod -R a+rX %s", f->scratch, f->dir, dir), ==, 0);
         return fixture_run(NULL, "busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig") == 0;
+}
+
+int bus_fixture_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus, void *userdata), void *userdata) {
+        pid_t pid;
+        int status;
+
+        /* The bus socket lives below the scratch dir: nobody must reach it. */
+        g_assert_cmpint(chmod(f->scratch, 0755), ==, 0);
+        pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+                sd_bus *bus = NULL;
+
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                    setresuid(65534, 65534, 65534) < 0 || sd_bus_open_system(&bus) < 0)
+                        _exit(FIXTURE_NOBODY_SETUP_FAILED);
+                _exit(fn(bus, userdata));
+        }
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+uint64_t fixture_read_pinned_u64(const char *bpffs_root, uint32_t owner, const char *map, uint32_t key) {
+        g_autofree char *pin = g_strdup_printf("%s/maps/%u/%s", bpffs_root, owner, map);
+        int fd = bpf_obj_get(pin);
+        uint64_t v = 0;
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(bpf_map_lookup_elem(fd, &key, &v), ==, 0);
+        close(fd);
+        return v;
 }
 
 sd_bus *bus_fixture_connect(BusFixture *f) {

@@ -59,6 +59,7 @@ typedef struct BusFixture {
 
 /* extra_args: further bpfhubd options for the activation file's Exec= line. */
 bool bus_fixture_start(BusFixture *f, const char *scratch, const char *extra_args);
+/* Prints the bus log (dbus-daemon's and the daemons') when the test failed. */
 void bus_fixture_stop(BusFixture *f);
 
 /* Adds a real polkitd to the bus, started by activation inside its own mount
@@ -66,6 +67,15 @@ void bus_fixture_stop(BusFixture *f);
  * private /etc/group with the given extra line (or NULL) replace the
  * system's. The host's polkit configuration is never touched. */
 bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_group_line);
+
+/* Runs fn(bus, userdata) as uid/gid 65534 ("nobody") in a child connected
+ * to the fixture's bus and returns the child's exit status: fn's return
+ * value, or FIXTURE_NOBODY_SETUP_FAILED. */
+#define FIXTURE_NOBODY_SETUP_FAILED 100
+int bus_fixture_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus, void *userdata), void *userdata);
+
+/* A u64 at key in the array map <bpffs_root>/maps/<owner>/<map>. */
+uint64_t fixture_read_pinned_u64(const char *bpffs_root, uint32_t owner, const char *map, uint32_t key);
 
 /* A new connection to the fixture's bus. */
 sd_bus *bus_fixture_connect(BusFixture *f);

@@ -25,10 +25,6 @@ static bool env_start(Env *e, const char *extra_args) {
 }
 
 static void env_stop(Env *e) {
-        if (g_test_failed()) {
-                g_autofree char *log = bus_fixture_read_log(&e->bus);
-                g_printerr("# bus log:\n%s", log);
-        }
         e->client = sd_bus_flush_close_unref(e->client);
         bus_fixture_stop(&e->bus);
         fixture_scratch_free(g_steal_pointer(&e->scratch));
@@ -598,32 +594,7 @@ static void test_bad_options(void) {
         }
 }
 
-/* Runs "fn" as uid/gid 65534 in a child connected to the fixture bus;
- * returns its exit status. */
-static int run_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus)) {
-        pid_t pid;
-        int status;
-
-        /* The socket directory must be reachable for the unprivileged child. */
-        g_assert_cmpint(chmod(f->scratch, 0755), ==, 0);
-        pid = fork();
-        g_assert_cmpint(pid, >=, 0);
-        if (pid == 0) {
-                sd_bus *bus = NULL;
-
-                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-                    setresuid(65534, 65534, 65534) < 0)
-                        _exit(100);
-                if (sd_bus_open_system(&bus) < 0)
-                        _exit(101);
-                _exit(fn(bus));
-        }
-        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-        g_assert_true(WIFEXITED(status));
-        return WEXITSTATUS(status);
-}
-
-static int nobody_calls_allowed_members(sd_bus *bus) {
+static int nobody_calls_allowed_members(sd_bus *bus, void *userdata) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         char *version = NULL;
@@ -641,7 +612,7 @@ static int nobody_calls_allowed_members(sd_bus *bus) {
         return 0;
 }
 
-static int nobody_is_denied(sd_bus *bus) {
+static int nobody_is_denied(sd_bus *bus, void *userdata) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
@@ -691,8 +662,8 @@ static void test_policy_unprivileged(void) {
         if (!env_start(&e, NULL))
                 return env_stop(&e);
 
-        g_assert_cmpint(run_as_nobody(&e.bus, nobody_calls_allowed_members), ==, 0);
-        g_assert_cmpint(run_as_nobody(&e.bus, nobody_is_denied), ==, 0);
+        g_assert_cmpint(bus_fixture_as_nobody(&e.bus, nobody_calls_allowed_members, NULL), ==, 0);
+        g_assert_cmpint(bus_fixture_as_nobody(&e.bus, nobody_is_denied, NULL), ==, 0);
 
         /* Root may call Set, and the daemon refuses it: Version is read-only. */
         g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH,

@@ -34,10 +34,6 @@ static bool env_start(Env *e, bool with_net) {
 }
 
 static void env_stop(Env *e) {
-        if (g_test_failed() && e->bus.log_path) {
-                g_autofree char *log = bus_fixture_read_log(&e->bus);
-                g_printerr("# bus log:\n%s", log);
-        }
         e->client = sd_bus_flush_close_unref(e->client);
         bus_fixture_stop(&e->bus);
         netns_fixture_stop(&e->net);
@@ -104,14 +100,7 @@ static uint64_t xdp_counter_packets(Env *e, uint32_t id) {
 }
 
 static uint64_t probe_hits(Env *e, uint32_t owner, uint32_t slot) {
-        g_autofree char *pin = g_strdup_printf("%s/maps/%u/hits", e->bus.bpffs_root, owner);
-        int fd = bpf_obj_get(pin);
-        uint64_t v = 0;
-
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bpf_map_lookup_elem(fd, &slot, &v), ==, 0);
-        close(fd);
-        return v;
+        return fixture_read_pinned_u64(e->bus.bpffs_root, owner, "hits", slot);
 }
 
 static void ping(Env *e) {

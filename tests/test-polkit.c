@@ -32,10 +32,6 @@ static bool env_start(Env *e, const char *rules, const char *group_line, bool wi
 }
 
 static void env_stop(Env *e) {
-        if (g_test_failed() && e->bus.log_path) {
-                g_autofree char *log = bus_fixture_read_log(&e->bus);
-                g_printerr("# bus log:\n%s", log);
-        }
         e->client = sd_bus_flush_close_unref(e->client);
         bus_fixture_stop(&e->bus);
         netns_fixture_stop(&e->net);
@@ -45,7 +41,6 @@ static void env_stop(Env *e) {
 
 typedef struct Call {
         const char *method;
-        bool interactive;
         const char *iface;      /* Attach: interface */
         uint32_t program_id;
         /* out */
@@ -63,7 +58,8 @@ static int do_call(sd_bus *bus, const char *object, Call *c) {
                                            c->method);
         if (r < 0)
                 return r;
-        (void) sd_bus_message_set_allow_interactive_authorization(m, c->interactive);
+        /* Never interactive: no agent runs in these tests. */
+        (void) sd_bus_message_set_allow_interactive_authorization(m, false);
         if (g_str_equal(c->method, "Load"))
                 r = sd_bus_message_append(m, "sa(sss)a{sv}", object, 1, "probe_xdp", "xdp", "", 0);
         else if (g_str_equal(c->method, "Attach"))
@@ -88,27 +84,26 @@ static int do_call(sd_bus *bus, const char *object, Call *c) {
         return r;
 }
 
-/* Makes the call as uid/gid 65534 ("nobody") in a child; the result comes
- * back through a shared anonymous mapping. */
+typedef struct NobodyCall {
+        Env *env;
+        Call *call;             /* in a shared mapping: the child writes the result */
+} NobodyCall;
+
+static int nobody_call(sd_bus *bus, void *userdata) {
+        NobodyCall *nc = userdata;
+
+        return do_call(bus, nc->env->object, nc->call) < 0 ? 1 : 0;
+}
+
+/* Makes the call as uid/gid 65534 ("nobody"); the result comes back through
+ * a shared anonymous mapping. */
 static void call_as_nobody(Env *e, Call *c) {
         Call *shared = mmap(NULL, sizeof(Call), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        pid_t pid;
-        int status;
+        NobodyCall nc = { .env = e, .call = shared };
 
         g_assert_true(shared != MAP_FAILED);
         *shared = *c;
-        pid = fork();
-        g_assert_cmpint(pid, >=, 0);
-        if (pid == 0) {
-                sd_bus *bus = NULL;
-                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
-                        _exit(100);
-                if (sd_bus_open_system(&bus) < 0)
-                        _exit(101);
-                _exit(do_call(bus, e->object, shared) < 0 ? 1 : 0);
-        }
-        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) < 100);
+        g_assert_cmpint(bus_fixture_as_nobody(&e->bus, nobody_call, &nc), !=, FIXTURE_NOBODY_SETUP_FAILED);
         *c = *shared;
         munmap(shared, sizeof(Call));
 }

@@ -105,17 +105,6 @@ static int test_run(int prog_fd) {
         return (int) opts.retval;
 }
 
-static uint64_t read_seen(const char *bpffs, uint32_t owner, uint32_t key) {
-        g_autofree char *pin = g_strdup_printf("%s/maps/%u/seen", bpffs, owner);
-        int fd = bpf_obj_get(pin);
-        uint64_t v = 0;
-
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bpf_map_lookup_elem(fd, &key, &v), ==, 0);
-        close(fd);
-        return v;
-}
-
 static void test_load_group_and_globals(void) {
         Program **progs = NULL;
         size_t n = 0;
@@ -149,7 +138,7 @@ static void test_load_group_and_globals(void) {
         fd = program_open_pinned(e.bpffs, progs[0]->id);
         g_assert_cmpint(fd, >=, 0);
         g_assert_cmpint(test_run(fd), ==, 1 /* XDP_DROP */);
-        g_assert_cmpuint(read_seen(e.bpffs, progs[0]->id, 0), ==, 42);
+        g_assert_cmpuint(fixture_read_pinned_u64(e.bpffs, progs[0]->id, "seen", 0), ==, 42);
 
         /* Kernel info: both programs use the same "seen" map. */
         g_assert_cmpint(program_kernel_info(fd, &info), ==, 0);
@@ -228,8 +217,8 @@ static void test_map_sharing(void) {
         fd = program_open_pinned(e.bpffs, sharer[0]->id);
         g_assert_cmpint(test_run(fd), ==, 2 /* XDP_PASS */);
         close(fd);
-        g_assert_cmpuint(read_seen(e.bpffs, owner[0]->id, 0), ==, 7);
-        g_assert_cmpuint(read_seen(e.bpffs, owner[0]->id, 1), ==, 1);
+        g_assert_cmpuint(fixture_read_pinned_u64(e.bpffs, owner[0]->id, "seen", 0), ==, 7);
+        g_assert_cmpuint(fixture_read_pinned_u64(e.bpffs, owner[0]->id, "seen", 1), ==, 1);
         /* And no map directory of its own. */
         {
                 g_autofree char *own = map_pin_dir(e.bpffs, sharer[0]->id);

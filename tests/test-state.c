@@ -97,14 +97,7 @@ static Link *attach_ok(Env *e, Link *l) {
 }
 
 static uint64_t read_map(Env *e, uint32_t owner, const char *map, uint32_t key) {
-        g_autofree char *pin = g_strdup_printf("%s/maps/%u/%s", e->bpffs, owner, map);
-        int fd = bpf_obj_get(pin);
-        uint64_t v = 0;
-
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bpf_map_lookup_elem(fd, &key, &v), ==, 0);
-        close(fd);
-        return v;
+        return fixture_read_pinned_u64(e->bpffs, owner, map, key);
 }
 
 static void ping(Env *e) {
@@ -356,6 +349,14 @@ static void test_reconcile(void) {
         env_stop(&e);
 }
 
+/* Skips (the kernel truly lacks it) when there is no TCX. */
+static bool tcx_supported(Env *e) {
+        if (kernel_features_find(&e->kf, "tcx")->supported)
+                return true;
+        fixture_skip_unsupported("this kernel has no TCX (Linux 6.6+)");
+        return false;
+}
+
 static Link *attach_tcx(Env *e, uint32_t program_id, int priority) {
         Link *l = new_link(program_id, LINK_TCX);
 
@@ -390,10 +391,8 @@ static void test_tcx_order(void) {
 
         if (!env_start(&e))
                 return env_stop(&e);
-        if (!kernel_features_find(&e.kf, "tcx")->supported) {
-                fixture_skip_unsupported("this kernel has no TCX (Linux 6.6+)");
+        if (!tcx_supported(&e))
                 return env_stop(&e);
-        }
 
         /* Somebody else's TCX program, attached before bpfhub came along. */
         {
@@ -481,10 +480,8 @@ static void test_tcx_mark_chain(void) {
 
         if (!env_start(&e))
                 return env_stop(&e);
-        if (!kernel_features_find(&e.kf, "tcx")->supported) {
-                fixture_skip_unsupported("this kernel has no TCX (Linux 6.6+)");
+        if (!tcx_supported(&e))
                 return env_stop(&e);
-        }
         first = load_chain(&e, 1, 0);
         second = load_chain(&e, 2, first);
         third = load_chain(&e, 3, first);
