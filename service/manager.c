@@ -6,6 +6,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "manager-bus.h"
+#include "program-bus.h"
 #include "manager.h"
 
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -48,6 +49,7 @@ int manager_new(BpfhubConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        program_bus_done();
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         kernel_features_done(&m->features);

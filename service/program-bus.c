@@ -143,6 +143,37 @@ static int property_get_program(sd_bus *bus, const char *path, const char *inter
         return -EINVAL;
 }
 
+/* The kernel state of one program for the message being answered: a
+ * GetAll (or the InterfacesAdded of a load) asks for eleven properties, and
+ * they all come from one info query. The reference on the message keeps its
+ * address from being reused by another message while cached. */
+static struct {
+        sd_bus_message *message;
+        uint32_t program_id;
+        json_object *info;
+} kernel_info_cache;
+
+static int kernel_info_for_message(sd_bus *bus, uint32_t program_id, json_object **ret) {
+        sd_bus_message *current = sd_bus_get_current_message(bus);
+        json_object *info = NULL;
+        int r;
+
+        if (current && current == kernel_info_cache.message && program_id == kernel_info_cache.program_id) {
+                *ret = kernel_info_cache.info;
+                return 0;
+        }
+        r = program_kernel_info_by_id(program_id, &info);
+        if (r < 0)
+                return r;
+        kernel_info_cache.message = sd_bus_message_unref(kernel_info_cache.message);
+        json_object_put(kernel_info_cache.info);
+        kernel_info_cache.message = sd_bus_message_ref(current);
+        kernel_info_cache.program_id = program_id;
+        kernel_info_cache.info = info;
+        *ret = info;
+        return 0;
+}
+
 /* Kernel state, read when asked: what `get` shows under "Kernel State". */
 static int property_get_program_kernel(sd_bus *bus, const char *path, const char *interface, const char *property,
                                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -164,7 +195,7 @@ static int property_get_program_kernel(sd_bus *bus, const char *path, const char
               streq(property, "VerifiedInstructions") ? "verifiedInstructions" : NULL;
         if (!key)
                 return -EINVAL;
-        r = program_kernel_info_by_id(p->id, &info);
+        r = kernel_info_for_message(bus, p->id, &info); /* owned by the cache */
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot read kernel state of program %u: %m", p->id);
         (void) json_object_object_get_ex(info, key, &v);
@@ -185,7 +216,6 @@ static int property_get_program_kernel(sd_bus *bus, const char *path, const char
                 r = sd_bus_message_append(reply, "t", json_object_get_uint64(v));
         else
                 r = sd_bus_message_append(reply, "u", (uint32_t) json_object_get_uint64(v));
-        json_object_put(info);
         return r;
 }
 
@@ -316,6 +346,12 @@ int program_bus_register(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to register link enumerator: %m");
         return 0;
+}
+
+void program_bus_done(void) {
+        kernel_info_cache.message = sd_bus_message_unref(kernel_info_cache.message);
+        json_object_put(kernel_info_cache.info);
+        kernel_info_cache.info = NULL;
 }
 
 void program_bus_emit_added(Manager *m, uint32_t program_id) {

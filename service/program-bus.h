@@ -7,6 +7,8 @@ char *program_bus_path(uint32_t id);
 char *link_bus_path(uint32_t id);
 
 int program_bus_register(Manager *m);
+/* Drops what the property getters cached (before the bus goes). */
+void program_bus_done(void);
 
 /* InterfacesAdded after an object appeared; InterfacesRemoved before it goes. */
 void program_bus_emit_added(Manager *m, uint32_t program_id);
