@@ -29,7 +29,17 @@ static void help(void) {
                  "  unload ID               Detach and unload program ID\n"
                  "  list [--all] [--program-type T] [--metadata-selector K=V] [--application N]\n"
                  "                          List managed programs (--all: every program)\n"
-                 "  get ID                  Show bpfhub and kernel state of program ID\n\n"
+                 "  get ID                  Show bpfhub and kernel state of program ID\n"
+                 "  load image --image-url REF --name N [-r AUTH] [-p POLICY] [-g ...] [-m ...]\n"
+                 "            TYPE [TYPE OPTIONS]\n"
+                 "                          Load function N from an OCI image (registry\n"
+                 "                          reference or oci:DIR[:TAG]) and attach it\n"
+                 "  image pull --image-url REF [-r AUTH] [-p Always|IfNotPresent|Never]\n"
+                 "                          Pull a bytecode image into the image store\n"
+                 "  image list              List the images in the store\n"
+                 "  image inspect REF       Show an image's digest, format, programs and users\n"
+                 "  image rm REF...         Remove images no loaded program uses\n"
+                 "  image prune [--all]     Remove unreferenced blobs (--all: unused images too)\n\n"
                  "Options:\n"
                  "  -h --help               Show this help\n"
                  "     --version            Show the package version\n"
@@ -184,6 +194,7 @@ static int run(int argc, char *argv[]) {
                 { "unload", 2,        2,        0,            verb_unload },
                 { "list",   VERB_ANY, VERB_ANY, 0,            verb_list },
                 { "get",    2,        VERB_ANY, 0,            verb_get },
+                { "image",  2,        VERB_ANY, 0,            verb_image },
                 {}
         };
         Context c = { .legend = true, .ask_password = true };

@@ -69,6 +69,20 @@ int parse_common_options(int argc, char *argv[], Context *c, bool in_verb);
 json_object *json_get(json_object *o, const char *key);
 const char *json_str(json_object *o, const char *key);
 
+/* Shared by the verbs: calls a Manager1 method returning JSON, prints JSON
+ * as --json asks, prints "label   value" aligned by display width, formats
+ * a CLOCK_REALTIME timestamp in microseconds. */
+int call_json(Context *c, sd_bus *bus, const char *method, const char *what, json_object **ret, const char *types, ...);
+void print_json(Context *c, json_object *j);
+void print_field(const char *label, const char *value);
+char *format_time(uint64_t usec, char *buf, size_t size);
+
+/* Calls that may wait for a registry. */
+#define IMAGE_CALL_TIMEOUT_USEC (10ULL * 60 * 1000 * 1000)
+
+/* "oci:relative/dir:tag" → "oci:/abs/dir:tag"; registry references unchanged. */
+int image_source_absolute(const char *source, char **ret);
+
 int polkit_agent_open(void);
 void polkit_agent_close(void);
 
@@ -79,3 +93,4 @@ int verb_detach(int argc, char *argv[], void *userdata);
 int verb_unload(int argc, char *argv[], void *userdata);
 int verb_list(int argc, char *argv[], void *userdata);
 int verb_get(int argc, char *argv[], void *userdata);
+int verb_image(int argc, char *argv[], void *userdata);

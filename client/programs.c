@@ -267,7 +267,7 @@ static int call_attach(Context *c, sd_bus *bus, uint32_t program_id, const Attac
         return sd_bus_message_read(reply, "uo", ret_link, NULL);
 }
 
-static char *format_time(uint64_t usec, char *buf, size_t size) {
+char *format_time(uint64_t usec, char *buf, size_t size) {
         time_t t = (time_t) (usec / 1000000);
         struct tm tm;
 
@@ -276,7 +276,7 @@ static char *format_time(uint64_t usec, char *buf, size_t size) {
         return buf;
 }
 
-static int call_json(Context *c, sd_bus *bus, const char *method, const char *what, json_object **ret,
+int call_json(Context *c, sd_bus *bus, const char *method, const char *what, json_object **ret,
                      const char *types, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -306,13 +306,13 @@ static int call_json(Context *c, sd_bus *bus, const char *method, const char *wh
         return 0;
 }
 
-static void print_json(Context *c, json_object *j) {
+void print_json(Context *c, json_object *j) {
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_NOSLASHESCAPE |
                        (c->json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN)));
 }
 
 /* Labels are padded by display width: translated labels may be CJK. */
-static void print_field(const char *label, const char *value) {
+void print_field(const char *label, const char *value) {
         size_t w = display_width(label);
 
         printf(" %s%*s %s\n", label, w < 33 ? (int) (33 - w) : 0, "", value && *value ? value : _("None"));
@@ -347,7 +347,11 @@ static void print_program(json_object *j) {
                 (void) snprintf(buf, sizeof buf, "%" PRIu64, json_object_get_uint64(json_get(rec, "mapOwnerId")));
                 print_field(_("Name:"), json_str(rec, "name"));
                 print_field(_("Type:"), json_str(rec, "type"));
-                print_field(_("Path:"), json_str(rec, "path"));
+                if (json_str(rec, "imageDigest")) {
+                        print_field(_("Image URL:"), json_str(rec, "path"));
+                        print_field(_("Image Digest:"), json_str(rec, "imageDigest"));
+                } else
+                        print_field(_("Path:"), json_str(rec, "path"));
                 print_field(_("Application:"), json_str(rec, "group"));
                 print_field(_("Global:"), globals);
                 print_field(_("Metadata:"), metadata);
@@ -438,14 +442,25 @@ static int parse_id_arg(const char *s, const char *what, uint32_t *ret) {
 
 int verb_load(int argc, char *argv[], void *userdata) {
         enum { ARG_MAP_OWNER_ID = 0x100, ARG_APPLICATION };
-        static const struct option options[] = {
+        static const struct option file_options[] = {
                 { "path",         required_argument, NULL, 'p' },
                 { "name",         required_argument, NULL, 'n' },
                 { "global",       required_argument, NULL, 'g' },
                 { "metadata",     required_argument, NULL, 'm' },
                 { "map-owner-id", required_argument, NULL, ARG_MAP_OWNER_ID },
                 { "application",  required_argument, NULL, ARG_APPLICATION },
-                { "image-url",    required_argument, NULL, 'i' },
+                {}
+        };
+        /* As bpfman's CLI has it: in "load image", -p is the pull policy. */
+        static const struct option image_options[] = {
+                { "image-url",     required_argument, NULL, 'i' },
+                { "registry-auth", required_argument, NULL, 'r' },
+                { "pull-policy",   required_argument, NULL, 'p' },
+                { "name",          required_argument, NULL, 'n' },
+                { "global",        required_argument, NULL, 'g' },
+                { "metadata",      required_argument, NULL, 'm' },
+                { "map-owner-id",  required_argument, NULL, ARG_MAP_OWNER_ID },
+                { "application",   required_argument, NULL, ARG_APPLICATION },
                 {}
         };
         Context *c = ASSERT_PTR(userdata);
@@ -455,21 +470,28 @@ int verb_load(int argc, char *argv[], void *userdata) {
         _cleanup_strv_free_ char **globals = NULL, **metadata = NULL;
         _cleanup_(attach_args_done) AttachArgs attach = {};
         _cleanup_free_ char *abs_path = NULL;
-        const char *path = NULL, *name = NULL, *application = NULL, *type;
+        const char *path = NULL, *name = NULL, *application = NULL, *type, *image = NULL, *auth = NULL, *policy = NULL;
         uint32_t map_owner = 0, id, link_id;
+        bool from_image;
         int opt, r;
 
-        if (argc < 2 || !streq(argv[1], "file")) {
-                if (argc >= 2 && streq(argv[1], "image"))
-                        return log_error_errno(EOPNOTSUPP, "%s",
-                                               _("'load image' needs OCI image support, which this version of bpfhub does not have yet."));
-                return log_error_errno(EINVAL, "%s", _("Usage: load file --path PATH --name NAME [OPTIONS] TYPE [TYPE OPTIONS]"));
-        }
+        if (argc < 2 || (!streq(argv[1], "file") && !streq(argv[1], "image")))
+                return log_error_errno(EINVAL, "%s", _("Usage: load file --path PATH --name NAME [OPTIONS] TYPE [TYPE OPTIONS]\n"
+                                                      "       load image --image-url REF --name NAME [OPTIONS] TYPE [TYPE OPTIONS]"));
+        from_image = streq(argv[1], "image");
 
         optind = 0;
-        while ((opt = getopt_long(argc - 1, argv + 1, "+p:n:g:m:i:", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc - 1, argv + 1, from_image ? "+i:r:p:n:g:m:" : "+p:n:g:m:",
+                                  from_image ? image_options : file_options, NULL)) >= 0) {
                 switch (opt) {
-                case 'p': path = optarg; break;
+                case 'p':
+                        if (from_image)
+                                policy = optarg;
+                        else
+                                path = optarg;
+                        break;
+                case 'i': image = optarg; break;
+                case 'r': auth = optarg; break;
                 case 'n': name = optarg; break;
                 case 'g':
                         if (strv_extend(&globals, optarg) < 0)
@@ -487,25 +509,31 @@ int verb_load(int argc, char *argv[], void *userdata) {
                                 return r;
                         break;
                 case ARG_APPLICATION: application = optarg; break;
-                case 'i':
-                        return log_error_errno(EOPNOTSUPP, "%s", _("--image-url needs OCI image support, which this version of bpfhub does not have yet."));
                 case '?': return -EINVAL;
                 default: abort();
                 }
         }
-        if (!path || !name)
+        if (from_image && (!image || !name))
+                return log_error_errno(EINVAL, "%s", _("'load image' needs --image-url and --name."));
+        if (!from_image && (!path || !name))
                 return log_error_errno(EINVAL, "%s", _("'load file' needs --path and --name."));
         if (optind + 1 >= argc)
-                return log_error_errno(EINVAL, "%s", _("'load file' needs a program type: xdp, tc, tcx, tracepoint, kprobe, uprobe, fentry, fexit or cgroup."));
+                return log_error_errno(EINVAL, "%s", _("'load' needs a program type: xdp, tc, tcx, tracepoint, kprobe, uprobe, fentry, fexit or cgroup."));
 
         type = argv[1 + optind]; /* parse_attach_args() reuses optind */
         r = parse_attach_args(c, argc - 1 - optind, argv + 1 + optind, &attach);
         if (r < 0)
                 return r;
-        /* The daemon reads the file: give it an absolute path. */
-        abs_path = path[0] == '/' ? strdup(path) : realpath(path, NULL);
-        if (!abs_path)
-                return log_error_errno(errno, _("Cannot find %s: %m"), path);
+        /* The daemon reads the file (or OCI layout): give it an absolute path. */
+        if (!from_image) {
+                abs_path = path[0] == '/' ? strdup(path) : realpath(path, NULL);
+                if (!abs_path)
+                        return log_error_errno(errno, _("Cannot find %s: %m"), path);
+        } else {
+                r = image_source_absolute(image, &abs_path);
+                if (r < 0)
+                        return r;
+        }
 
         r = acquire_bus(c, &bus);
         if (r < 0)
@@ -524,12 +552,17 @@ int verb_load(int argc, char *argv[], void *userdata) {
                 r = append_sv(m, "group", "s", application);
         if (r >= 0 && map_owner)
                 r = append_sv(m, "map_owner_id", "u", map_owner);
+        if (r >= 0 && policy)
+                r = append_sv(m, "pull_policy", "s", policy);
+        if (r >= 0 && auth)
+                r = append_sv(m, "registry_auth", "s", auth);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return log_error_errno(r, _("Failed to build the request: %m"));
 
-        r = sd_bus_call(bus, m, 0, &error, &reply);
+        /* A load from an image may pull it first. */
+        r = sd_bus_call(bus, m, from_image ? IMAGE_CALL_TIMEOUT_USEC : 0, &error, &reply);
         if (r < 0)
                 return report_bus_error(c, _("Failed to load"), &error, r);
         r = sd_bus_message_read(reply, "a(uo)", 1, &id, NULL);

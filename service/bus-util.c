@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <systemd/sd-daemon.h>
 
+#include "bus-errors.h"
 #include "bus-util.h"
 #include "log.h"
 
@@ -69,4 +70,38 @@ int bus_event_loop_with_idle(sd_event *e, sd_bus *bus, const char *name, usec_t 
         }
         r = sd_bus_flush(bus);
         return r < 0 && r != -ENOTCONN && r != -ECONNRESET ? r : 0;
+}
+
+/* Sends an ErrorInfo as a typed bus error. */
+int bus_reply_error_info(sd_bus_error *error, const ErrorInfo *e) {
+        const char *name = e->bus_error;
+
+        if (!name)
+                switch (-e->error) {
+                case EINVAL:    name = SD_BUS_ERROR_INVALID_ARGS; break;
+                case ENOENT:    name = SD_BUS_ERROR_FILE_NOT_FOUND; break;
+                case ENODEV:    name = SD_BUS_ERROR_INVALID_ARGS; break;
+                case EACCES:
+                case EPERM:     name = SD_BUS_ERROR_ACCESS_DENIED; break;
+                case E2BIG:     name = BUS_ERROR_LIMITS_EXCEEDED; break;
+                case EOPNOTSUPP: name = BUS_ERROR_UNSUPPORTED_BY_KERNEL; break;
+                case EBUSY:     name = BUS_ERROR_INTERFACE_BUSY; break;
+                case ECANCELED: name = BUS_ERROR_CANCELLED; break;
+                case ECONNREFUSED:
+                case ECONNRESET:
+                case EHOSTUNREACH:
+                case ETIMEDOUT:
+                case EPROTO:
+                case EPROTONOSUPPORT:
+                case ELOOP:     name = BUS_ERROR_REGISTRY_UNREACHABLE; break;
+                default:        name = SD_BUS_ERROR_FAILED;
+                }
+        return sd_bus_error_set(error, name, e->message);
+}
+
+int bus_reply_json(sd_bus_message *msg, json_object *j) {
+        int r = sd_bus_reply_method_return(msg, "s",
+                                           json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        return r;
 }

@@ -28,6 +28,7 @@ void config_done(BpfhubConfig *c) {
         c->state_dir = mfree(c->state_dir);
         c->bpffs_root = mfree(c->bpffs_root);
         c->image_store = mfree(c->image_store);
+        c->insecure_registries = strv_free(c->insecure_registries);
         c->warnings = strv_free(c->warnings);
 }
 
@@ -72,10 +73,45 @@ static int config_warn(BpfhubConfig *c, const char *origin, unsigned line, const
         return strv_push(&c->warnings, w);
 }
 
+/* Insecure= lists host[:port] entries reached over plain HTTP; an empty
+ * assignment clears what earlier files listed. */
+static int config_assign_registries(BpfhubConfig *c, const char *key, const char *value, const char *origin,
+                                    unsigned line) {
+        _cleanup_free_ char *copy = NULL;
+        char *saveptr = NULL;
+
+        if (!streq(key, "Insecure"))
+                return config_warn(c, origin, line, "unknown setting %s= in [Registries], ignored", key);
+        if (isempty(value)) {
+                c->insecure_registries = strv_free(c->insecure_registries);
+                return 0;
+        }
+        copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t,", &saveptr); w; w = strtok_r(NULL, " \t,", &saveptr)) {
+                bool ok = strlen(w) <= 255 && !strchr(w, '/');
+                for (const char *q = w; ok && *q; q++)
+                        ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+                             strchr(".-:[]", *q);
+                if (!ok) {
+                        int r = config_warn(c, origin, line, "Insecure= entry \"%.64s\" is not host[:port], ignored", w);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (!strv_contains(c->insecure_registries, w) && strv_extend(&c->insecure_registries, w) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int config_assign(BpfhubConfig *c, const char *section, const char *key, const char *value,
                          const char *origin, unsigned line) {
         int r;
 
+        if (streq(section, "Registries"))
+                return config_assign_registries(c, key, value, origin, line);
         if (!streq(section, "Daemon"))
                 return config_warn(c, origin, line, "unknown section [%s], line ignored", section);
 

@@ -15,6 +15,7 @@ typedef struct BpfhubConfig {
         char *image_store;
         usec_t idle_timeout;    /* 0 or USEC_INFINITY: never exit when idle */
         int log_level;          /* -1: not set */
+        char **insecure_registries;     /* [Registries] Insecure=: host[:port] reached over plain HTTP */
         char **warnings;        /* "file:line: problem", one per ignored line */
 } BpfhubConfig;
 

@@ -13,6 +13,9 @@
 #define BUS_ERROR_SIGNATURE_REQUIRED   "org.bpfhub.Error.SignatureRequired"
 #define BUS_ERROR_LIMITS_EXCEEDED      "org.bpfhub.Error.LimitsExceeded"
 #define BUS_ERROR_SHUTTING_DOWN        "org.bpfhub.Error.ShuttingDown"
+#define BUS_ERROR_IMAGE_IN_USE         "org.bpfhub.Error.ImageInUse"
+#define BUS_ERROR_REGISTRY_UNREACHABLE "org.bpfhub.Error.RegistryUnreachable"
+#define BUS_ERROR_CANCELLED            "org.bpfhub.Error.Cancelled"
 
 #include "macro.h"
 

@@ -2,6 +2,8 @@
 #include <inttypes.h>
 
 #include "bus-errors.h"
+#include "bus-util.h"
+#include "image-bus.h"
 #include "inventory.h"
 #include "log.h"
 #include "manager-bus.h"
@@ -15,25 +17,6 @@ static Manager *the_manager;
 
 Manager *bus_manager(sd_bus *bus) {
         return ASSERT_PTR(the_manager);
-}
-
-/* Sends an ErrorInfo as a typed bus error. */
-static int reply_error_info(sd_bus_error *error, const ErrorInfo *e) {
-        const char *name = e->bus_error;
-
-        if (!name)
-                switch (-e->error) {
-                case EINVAL:    name = SD_BUS_ERROR_INVALID_ARGS; break;
-                case ENOENT:    name = SD_BUS_ERROR_FILE_NOT_FOUND; break;
-                case ENODEV:    name = SD_BUS_ERROR_INVALID_ARGS; break;
-                case EACCES:
-                case EPERM:     name = SD_BUS_ERROR_ACCESS_DENIED; break;
-                case E2BIG:     name = BUS_ERROR_LIMITS_EXCEEDED; break;
-                case EOPNOTSUPP: name = BUS_ERROR_UNSUPPORTED_BY_KERNEL; break;
-                case EBUSY:     name = BUS_ERROR_INTERFACE_BUSY; break;
-                default:        name = SD_BUS_ERROR_FAILED;
-                }
-        return sd_bus_error_set(error, name, e->message);
 }
 
 static int check_string(const char *s, const char *what, sd_bus_error *error) {
@@ -180,6 +163,8 @@ typedef struct LoadOptions {
         char **metadata;
         char *group;
         uint32_t map_owner_id;
+        char *pull_policy;
+        char *registry_auth;
 } LoadOptions;
 
 static const BusOption load_options[] = {
@@ -187,6 +172,8 @@ static const BusOption load_options[] = {
         { "metadata",     "a{ss}", option_metadata, offsetof(LoadOptions, metadata) },
         { "group",        "s",     option_string,   offsetof(LoadOptions, group) },
         { "map_owner_id", "u",     option_u32,      offsetof(LoadOptions, map_owner_id) },
+        { "pull_policy",  "s",     option_string,   offsetof(LoadOptions, pull_policy) },
+        { "registry_auth", "s",    option_string,   offsetof(LoadOptions, registry_auth) },
         {}
 };
 
@@ -194,11 +181,7 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         Manager *m = ASSERT_PTR(userdata);
         _cleanup_(load_request_done) LoadRequest req = {};
         LoadOptions opts = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ Program **progs = NULL;
         const char *source, *name, *type, *func;
-        ErrorInfo err;
-        size_t n = 0;
         int r;
 
         r = sd_bus_message_read(msg, "s", &source);
@@ -207,12 +190,11 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = check_string(source, "source", error);
         if (r < 0)
                 return r;
-        if (source[0] != '/')
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "The source must be the absolute path of a BPF object file, got '%s'.", source);
-        req.path = strdup(source);
-        if (!req.path)
-                return -ENOMEM;
+        if (image_source_kind(source) == IMAGE_SOURCE_FILE) {
+                req.path = strdup(source);
+                if (!req.path)
+                        return -ENOMEM;
+        }
 
         r = sd_bus_message_enter_container(msg, 'a', "(sss)");
         if (r < 0)
@@ -268,11 +250,22 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                                 req.n_globals++;
                 }
         }
+        _cleanup_free_ char *pull_policy = TAKE_PTR(opts.pull_policy);
+        _cleanup_free_ char *registry_auth = opts.registry_auth;
+        opts.registry_auth = NULL;
         strv_free(opts.globals);
         strv_free(opts.metadata);
         free(opts.group);
-        if (r < 0)
+        if (r >= 0 && !req.path)
+                r = image_bus_check_source(source, pull_policy, registry_auth, error);
+        else if (r >= 0 && (pull_policy || registry_auth))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "pull_policy and registry_auth apply to images, not to the file %s.", source);
+        if (r < 0) {
+                if (registry_auth)
+                        explicit_bzero(registry_auth, strlen(registry_auth));
                 return r;
+        }
 
         {
                 _cleanup_free_ char *names = NULL, *types = NULL;
@@ -286,7 +279,7 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         if (!names || !types)
                                 return -ENOMEM;
                 }
-                const char *details[] = { "source", req.path, "programs", names, "program_types", types,
+                const char *details[] = { "source", source, "programs", names, "program_types", types,
                                           "group", strempty(req.group), NULL };
                 r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_LOAD_PROGRAMS, details, error);
                 if (r < 0)
@@ -295,10 +288,28 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         return 1; /* Will be called again once polkit answered. */
         }
 
-        r = state_load(m->state, &m->features, &req, &progs, &n, &err);
+        _cleanup_close_ int object_fd = -EBADF;
+        if (!req.path) {
+                r = image_bus_prepare_load(m, msg, &req, source, pull_policy, registry_auth, &object_fd, error);
+                if (registry_auth)
+                        explicit_bzero(registry_auth, strlen(registry_auth));
+                if (r <= 0)
+                        return r < 0 ? r : 1; /* 0: answered when the pull has finished */
+        }
+        return manager_bus_finish_load(m, msg, &req, error);
+}
+
+int manager_bus_finish_load(Manager *m, sd_bus_message *msg, LoadRequest *req, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ Program **progs = NULL;
+        ErrorInfo err;
+        size_t n = 0;
+        int r;
+
+        r = state_load(m->state, &m->features, req, &progs, &n, &err);
         if (r < 0) {
-                log_debug("Load of %s failed: %s", req.path, err.message);
-                return reply_error_info(error, &err);
+                log_debug("Load of %s failed: %s", load_request_origin(req), err.message);
+                return bus_reply_error_info(error, &err);
         }
 
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -320,7 +331,7 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return r;
         for (size_t i = 0; i < n; i++)
                 program_bus_emit_added(m, progs[i]->id);
-        log_info("Loaded %zu program(s) from %s, first id %" PRIu32 ".", n, req.path, progs[0]->id);
+        log_info("Loaded %zu program(s) from %s, first id %" PRIu32 ".", n, load_request_origin(req), progs[0]->id);
         return sd_bus_send(NULL, reply, NULL);
 }
 
@@ -385,7 +396,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = state_attach(m->state, &m->features, TAKE_PTR(l), &attached, &err);
         if (r < 0) {
                 log_debug("Attach of program %" PRIu32 " failed: %s", program_id, err.message);
-                return reply_error_info(error, &err);
+                return bus_reply_error_info(error, &err);
         }
         path = link_bus_path(attached->id);
         prog_path = program_bus_path(program_id);
@@ -537,12 +548,6 @@ static const BusOption list_options[] = {
         {}
 };
 
-static int reply_json(sd_bus_message *msg, json_object *j) {
-        int r = sd_bus_reply_method_return(msg, "s",
-                                           json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(j);
-        return r;
-}
 
 static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = ASSERT_PTR(userdata);
@@ -562,7 +567,7 @@ static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = inventory_list(m->state, &f, &j);
         if (r < 0)
                 return r;
-        return reply_json(msg, j);
+        return bus_reply_json(msg, j);
 }
 
 static int method_get_program(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -582,7 +587,7 @@ static int method_get_program(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROGRAM, "No managed program %" PRIu32 ".", id);
         if (r < 0)
                 return r;
-        return reply_json(msg, j);
+        return bus_reply_json(msg, j);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
@@ -668,6 +673,31 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("s", json),
                                 method_get_program,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PullImage",
+                                SD_BUS_ARGS("s", reference, "a{sv}", options),
+                                SD_BUS_RESULT("u", transfer_id, "o", transfer),
+                                method_pull_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListImages",
+                                SD_BUS_ARGS("a{sv}", filter),
+                                SD_BUS_RESULT("s", json),
+                                method_list_images,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImage",
+                                SD_BUS_ARGS("s", reference),
+                                SD_BUS_RESULT("s", json),
+                                method_get_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage",
+                                SD_BUS_ARGS("s", reference),
+                                SD_BUS_NO_RESULT,
+                                method_remove_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PruneImages",
+                                SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("u", images_removed, "u", blobs_removed, "t", bytes_freed),
+                                method_prune_images,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -676,6 +706,9 @@ int manager_bus_register(Manager *m) {
 
         the_manager = m;
         r = program_bus_register(m);
+        if (r < 0)
+                return r;
+        r = image_bus_register(m);
         if (r < 0)
                 return r;
 

@@ -4,7 +4,9 @@
 
 #include "bus-errors.h"
 #include "bus-util.h"
+#include "json-util.h"
 #include "log.h"
+#include "image-bus.h"
 #include "manager-bus.h"
 #include "program-bus.h"
 #include "manager.h"
@@ -49,12 +51,15 @@ int manager_new(BpfhubConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        image_bus_done(m);
         program_bus_done();
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         kernel_features_done(&m->features);
         state_free(m->state);
         polkit_registry_done(&m->polkit);
+        http_client_free(m->http);
+        image_store_free(m->images);
         config_done(&m->config);
         return mfree(m);
 }
@@ -114,6 +119,13 @@ int manager_startup(Manager *m) {
                          rep.incomplete_links_completed);
         }
 
+        r = image_store_open(m->config.image_store, &m->images);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the image store %s: %m", m->config.image_store);
+        r = http_client_new(m->event, &m->http);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the HTTP client: %m");
+
         r = manager_connect_bus(m);
         if (r < 0)
                 return r;
@@ -130,7 +142,7 @@ bool manager_check_idle(void *userdata) {
         Manager *m = ASSERT_PTR(userdata);
 
         /* Work that must finish before the daemon may exit. */
-        return m->polkit.n_queries == 0;
+        return m->polkit.n_queries == 0 && !image_bus_busy(m);
 }
 
 int manager_run(Manager *m) {
@@ -164,6 +176,7 @@ int manager_describe_json(Manager *m, json_object **ret) {
         json_object_object_add(cfg, "stateDirectory", json_object_new_string(m->config.state_dir));
         json_object_object_add(cfg, "bpffsRoot", json_object_new_string(m->config.bpffs_root));
         json_object_object_add(cfg, "imageStore", json_object_new_string(m->config.image_store));
+        json_object_object_add(cfg, "insecureRegistries", json_new_strv(m->config.insecure_registries));
         json_object_object_add(cfg, "idleTimeoutUSec",
                                json_object_new_uint64(m->config.idle_timeout == USEC_INFINITY ? 0 : m->config.idle_timeout));
         json_object_object_add(cfg, "warnings", warnings);

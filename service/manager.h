@@ -6,6 +6,8 @@
 
 #include "bus-polkit.h"
 #include "config.h"
+#include "http.h"
+#include "image-store.h"
 #include "kernel-features.h"
 #include "state.h"
 
@@ -16,6 +18,10 @@ typedef struct Manager {
         KernelFeatures features;
         State *state;
         PolkitRegistry polkit;
+        ImageStore *images;
+        HttpClient *http;
+        struct Transfer *transfers;
+        uint32_t next_transfer_id;
         usec_t start_time;
 
         bool stop_requested;

@@ -110,8 +110,14 @@ void load_request_done(LoadRequest *req) {
         free(req->globals);
         strv_free(req->metadata);
         free(req->path);
+        free(req->image_reference);
+        free(req->image_digest);
         free(req->group);
         *req = (LoadRequest) {};
+}
+
+const char *load_request_origin(const LoadRequest *req) {
+        return req->image_reference ?: req->path;
 }
 
 Program *program_free(Program *p) {
@@ -119,6 +125,7 @@ Program *program_free(Program *p) {
                 return NULL;
         free(p->name);
         free(p->path);
+        free(p->image_digest);
         free(p->group);
         free(p->attach_func);
         strv_free(p->metadata);
@@ -373,7 +380,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
 
         obj = bpf_object__open_file(req->path, NULL);
         if (!obj) {
-                r = error_info_set(err, errno, BUS_ERROR_INVALID_BYTECODE, "Cannot open BPF object %s: %s", req->path,
+                r = error_info_set(err, errno, BUS_ERROR_INVALID_BYTECODE, "Cannot open BPF object %s: %s", load_request_origin(req),
                               libbpf_log_len ? libbpf_last_error() : strerror(errno));
                 goto finish;
         }
@@ -398,7 +405,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
                 progs[i] = bpf_object__find_program_by_name(obj, s->name);
                 if (!progs[i]) {
                         r = error_info_set(err, ENOENT, BUS_ERROR_INVALID_BYTECODE,
-                                      "%s has no program (function) named '%s'.", req->path, s->name);
+                                      "%s has no program (function) named '%s'.", load_request_origin(req), s->name);
                         goto finish;
                 }
                 (void) bpf_program__set_autoload(progs[i], true);
@@ -443,7 +450,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
         if (bpf_object__load(obj) < 0) {
                 /* EPERM: not privileged; EACCES and the rest: the verifier refused. */
                 r = error_info_set(err, errno, errno == EPERM ? NULL : BUS_ERROR_INVALID_BYTECODE,
-                              "The kernel refused to load %s: %s", req->path,
+                              "The kernel refused to load %s: %s", load_request_origin(req),
                               libbpf_log_len ? libbpf_last_error() : strerror(errno));
                 goto finish;
         }
@@ -503,14 +510,15 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
                 n_pinned++;
 
                 p->name = strdup(req->programs[i].name);
-                p->path = strdup(req->path);
+                p->path = strdup(load_request_origin(req));
+                p->image_digest = req->image_digest ? strdup(req->image_digest) : NULL;
                 p->type = req->programs[i].type;
                 p->group = req->group ? strdup(req->group) : NULL;
                 p->attach_func = req->programs[i].attach_func ? strdup(req->programs[i].attach_func) : NULL;
                 p->group_id = group_id;
                 p->map_owner_id = req->map_owner_id > 0 ? req->map_owner_id : group_id;
                 p->loaded_usec = now_usec(CLOCK_REALTIME);
-                if (!p->name || !p->path || (req->group && !p->group) ||
+                if (!p->name || !p->path || (req->group && !p->group) || (req->image_digest && !p->image_digest) ||
                     (req->programs[i].attach_func && !p->attach_func)) {
                         r = -ENOMEM;
                         goto finish;
@@ -550,7 +558,7 @@ finish:
                 if (maps_dir_created && maps_dir)
                         (void) rm_rf(maps_dir);
                 if (err->error == 0)
-                        (void) error_info_set(err, r, NULL, "Loading %s failed: %s", req->path, strerror(-r));
+                        (void) error_info_set(err, r, NULL, "Loading %s failed: %s", load_request_origin(req), strerror(-r));
         }
         if (result)
                 for (size_t i = 0; i < req->n_programs; i++)
@@ -681,6 +689,7 @@ int program_to_json(const Program *p, json_object **ret) {
         json_object_object_add(j, "name", json_object_new_string(p->name));
         json_object_object_add(j, "type", json_object_new_string(program_type_to_string(p->type)));
         json_object_object_add(j, "path", json_object_new_string(p->path));
+        json_add_string_or_null(j, "imageDigest", p->image_digest);
         json_add_string_or_null(j, "group", p->group);
         json_object_object_add(j, "groupId", json_object_new_uint64(p->group_id));
         json_object_object_add(j, "mapOwnerId", json_object_new_uint64(p->map_owner_id));
@@ -707,6 +716,7 @@ int program_from_json(json_object *j, Program **ret) {
             (r = json_read_string(j, "name", 0, &p->name)) < 0 ||
             (r = json_read_string(j, "type", 0, &type)) < 0 ||
             (r = json_read_string(j, "path", 0, &p->path)) < 0 ||
+            (r = json_read_string(j, "imageDigest", JSON_NULLABLE | JSON_OPTIONAL, &p->image_digest)) < 0 ||
             (r = json_read_string(j, "group", JSON_NULLABLE, &p->group)) < 0 ||
             (r = json_read_string(j, "attachFunction", JSON_NULLABLE, &p->attach_func)) < 0 ||
             (r = json_read_strv(j, "metadata", &p->metadata)) < 0 ||

@@ -44,7 +44,9 @@ typedef struct GlobalValue {
 } GlobalValue;
 
 typedef struct LoadRequest {
-        char *path;             /* absolute path of the ELF object */
+        char *path;             /* absolute path of the ELF object (for images: /proc/self/fd/N of the extracted object) */
+        char *image_reference;  /* the image the object came from, or NULL */
+        char *image_digest;
         ProgramSpec *programs;
         size_t n_programs;
         GlobalValue *globals;
@@ -55,6 +57,8 @@ typedef struct LoadRequest {
 } LoadRequest;
 
 void load_request_done(LoadRequest *req);
+/* What to call the object in messages: the image reference or the path. */
+const char *load_request_origin(const LoadRequest *req) _pure_;
 
 /* Parses "NAME=HEX" (hex digits, optional 0x). */
 int global_value_parse(const char *s, GlobalValue *ret);
@@ -65,7 +69,8 @@ typedef struct Program {
         uint32_t id;            /* kernel program id */
         char *name;
         ProgramType type;
-        char *path;
+        char *path;             /* the object file, or the image reference */
+        char *image_digest;     /* the image's manifest digest, or NULL for a file */
         char *group;
         uint32_t group_id;      /* id of the group's first program */
         uint32_t map_owner_id;  /* whose pinned maps it uses (itself for an owner) */

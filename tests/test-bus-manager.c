@@ -273,7 +273,8 @@ static void test_policy_lists_every_method(void) {
         flat = g_string_free(s, FALSE);
 
         for (const char *const *c = (const char *const[]) { "org.bpfhub.Manager1", "org.bpfhub.Program1",
-                                                            "org.bpfhub.Link1", NULL }; *c; c++) {
+                                                            "org.bpfhub.Link1", "org.bpfhub.Transfer1",
+                                                            "org.bpfhub.Image1", NULL }; *c; c++) {
                 g_autoptr(GDBusNodeInfo) contract = load_contract(*c);
                 for (GDBusInterfaceInfo **i = contract->interfaces; i && *i; i++)
                         for (GDBusMethodInfo **m = (*i)->methods; m && *m; m++) {

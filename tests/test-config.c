@@ -72,7 +72,9 @@ static void test_parse(void) {
                 "ImageStore=not/absolute\n"
                 "IdleTimeout=whenever\n"
                 "[Registries]\n"
-                "Insecure=example.com\n"
+                "Insecure=127.0.0.1:5000 registry.test\n"
+                "Insecure=bad/host ok.test:80\n"
+                "Mirror=x\n"
                 "[broken\n";
         BpfhubConfig c;
 
@@ -84,14 +86,26 @@ static void test_parse(void) {
         g_assert_cmpuint(c.idle_timeout, ==, 2 * USEC_PER_MINUTE);
         g_assert_cmpint(c.log_level, ==, LOG_DEBUG);
 
-        /* One warning per ignored line, naming file and line. */
-        g_assert_cmpuint(strv_length(c.warnings), ==, 6);
+        /* Insecure= accumulates; a bad entry is skipped, the rest of its line kept. */
+        g_assert_cmpuint(strv_length(c.insecure_registries), ==, 3);
+        g_assert_cmpstr(c.insecure_registries[0], ==, "127.0.0.1:5000");
+        g_assert_cmpstr(c.insecure_registries[1], ==, "registry.test");
+        g_assert_cmpstr(c.insecure_registries[2], ==, "ok.test:80");
+
+        /* One warning per ignored line or entry, naming file and line. */
+        g_assert_cmpuint(strv_length(c.warnings), ==, 7);
         g_assert_true(g_str_has_prefix(c.warnings[0], "test.conf:4: "));
         g_assert_true(g_str_has_prefix(c.warnings[1], "test.conf:10: "));
         g_assert_true(g_str_has_prefix(c.warnings[2], "test.conf:11: "));
         g_assert_true(g_str_has_prefix(c.warnings[3], "test.conf:12: "));
-        g_assert_true(g_str_has_prefix(c.warnings[4], "test.conf:14: "));
-        g_assert_true(g_str_has_prefix(c.warnings[5], "test.conf:15: "));
+        g_assert_true(g_str_has_prefix(c.warnings[4], "test.conf:15: "));
+        g_assert_nonnull(strstr(c.warnings[4], "bad/host"));
+        g_assert_true(g_str_has_prefix(c.warnings[5], "test.conf:16: "));
+        g_assert_true(g_str_has_prefix(c.warnings[6], "test.conf:17: "));
+
+        /* An empty assignment clears the list (a drop-in can revoke). */
+        g_assert_cmpint(config_parse_text(&c, "[Registries]\nInsecure=\n", 23, "drop.conf"), ==, 0);
+        g_assert_null(c.insecure_registries);
         config_done(&c);
 }
 

@@ -124,6 +124,8 @@ install)
              "$prefix/share/dbus-1/interfaces/org.bpfhub.Manager1.xml" \
              "$prefix/share/dbus-1/interfaces/org.bpfhub.Program1.xml" \
              "$prefix/share/dbus-1/interfaces/org.bpfhub.Link1.xml" \
+             "$prefix/share/dbus-1/interfaces/org.bpfhub.Transfer1.xml" \
+             "$prefix/share/dbus-1/interfaces/org.bpfhub.Image1.xml" \
              "$prefix/lib/bpfhub/xdp-counter.bpf.o" \
              "$prefix/share/polkit-1/actions/org.bpfhub.policy" \
              "$prefix/share/locale/zh_CN/LC_MESSAGES/bpfhub.mo" \
