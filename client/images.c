@@ -242,6 +242,17 @@ static char *join_keys(json_object *o) {
         return s;
 }
 
+static char *join_strings(json_object *a) {
+        char *s = strdup("");
+
+        for (size_t i = 0; s && a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
+                char *t = strjoin(s, i ? ", " : "", json_object_get_string(json_object_array_get_idx(a, i)));
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
 static int image_list(Context *c, int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         const char *headers[] = { _("Reference"), _("Digest"), _("Format"), _("Size"), _("Pulled"), _("Used By") };
@@ -311,7 +322,7 @@ static int image_list(Context *c, int argc, char *argv[]) {
 static int image_inspect(Context *c, int argc, char *argv[]) {
         static const struct option options[] = { COMMON_OPTIONS, {} };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *source = NULL, *programs = NULL, *maps = NULL;
+        _cleanup_free_ char *source = NULL, *programs = NULL, *maps = NULL, *platforms = NULL;
         json_object *j = NULL, *users;
         char size[32], when[64];
         int opt, r;
@@ -345,6 +356,8 @@ static int image_inspect(Context *c, int argc, char *argv[]) {
         print_field(_("Reference:"), json_str(j, "reference"));
         print_field(_("Digest:"), json_str(j, "digest"));
         print_field(_("Index Digest:"), json_str(j, "indexDigest"));
+        platforms = join_strings(json_get(j, "indexPlatforms"));
+        print_field(_("Index Platforms:"), platforms);
         print_field(_("Format:"), json_str(j, "format"));
         print_field(_("Architecture:"), json_str(j, "architecture"));
         print_field(_("Size:"), size);

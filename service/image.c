@@ -18,6 +18,7 @@ ImageInfo *image_info_free(ImageInfo *i) {
         image_config_free(i->config);
         free(i->layer_digest);
         free(i->layer_media_type);
+        strv_free(i->platforms);
         free(i);
         return NULL;
 }
@@ -74,6 +75,20 @@ int image_info_load(const ImageStore *store, const StoredImage *stored, ImageInf
                 return error_info_set(error, ENOMEM, NULL, "Out of memory.");
         info->layer_size = layer->size;
         (void) image_store_image_size(store, stored, &info->total_size);
+
+        /* The platforms the index offered; the store keeps the index blob. */
+        if (stored->index_digest) {
+                _cleanup_(oci_manifest_freep) OciManifest *index = NULL;
+                _cleanup_free_ char *text = NULL;
+                ErrorInfo ignored;
+                if (image_store_read_blob(store, stored->index_digest, OCI_MANIFEST_SIZE_MAX, &text, &size, &ignored) >= 0 &&
+                    oci_manifest_parse(text, size, NULL, &index, &ignored) >= 0 && index->kind == OCI_KIND_INDEX)
+                        for (size_t i = 0; i < index->n_manifests; i++) {
+                                char *p = strjoin(strna(index->manifests[i].os), "/", strna(index->manifests[i].architecture));
+                                if (!p || strv_push(&info->platforms, p) < 0)
+                                        return error_info_set(error, ENOMEM, NULL, "Out of memory.");
+                        }
+        }
 
         *ret = TAKE_PTR(info);
         return 0;
@@ -136,6 +151,7 @@ int image_info_to_json(const ImageInfo *info, const uint32_t *used_by, size_t n_
         json_object_object_add(j, "programs", pairs_to_json(info->config->programs));
         json_object_object_add(j, "maps", pairs_to_json(info->config->maps));
         json_object_object_add(j, "legacyLabels", json_object_new_boolean(info->config->legacy_labels));
+        json_object_object_add(j, "indexPlatforms", json_new_strv(info->platforms));
         for (size_t i = 0; i < n_used_by; i++)
                 json_object_array_add(users, json_object_new_int64(used_by[i]));
         json_object_object_add(j, "usedBy", users);

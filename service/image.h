@@ -17,6 +17,7 @@ typedef struct ImageInfo {
         char *layer_media_type;
         uint64_t layer_size;
         uint64_t total_size;
+        char **platforms;       /* "os/arch" of every entry of the index the reference named, if any */
 } ImageInfo;
 
 ImageInfo *image_info_free(ImageInfo *i);
