@@ -128,8 +128,11 @@ static void transfer_run_loads(Transfer *t, const ErrorInfo *error) {
                                 if (r >= 0) {
                                         free(l->req.path);
                                         free(l->req.image_digest);
+                                        free(l->req.image_reference);
                                         l->req.image_digest = strdup(img.digest);
-                                        r = asprintf(&l->req.path, "/proc/self/fd/%d", fd) < 0 || !l->req.image_digest ? -ENOMEM : 0;
+                                        l->req.image_reference = strdup(img.reference);
+                                        r = asprintf(&l->req.path, "/proc/self/fd/%d", fd) < 0 || !l->req.image_digest ||
+                                            !l->req.image_reference ? -ENOMEM : 0;
                                         if (r >= 0)
                                                 r = manager_bus_finish_load(m, l->msg, &l->req, &e);
                                 } else
@@ -395,9 +398,12 @@ int image_bus_prepare_load(Manager *m, sd_bus_message *msg, LoadRequest *req, co
                         r = image_open_bytecode(m->images, info, &fd, &e);
                 if (r < 0)
                         return bus_reply_error_info(error, &e);
+                /* Record the canonical reference, as the store names the image. */
                 free(req->path);
+                free(req->image_reference);
+                req->image_reference = strdup(img.reference);
                 req->image_digest = strdup(img.digest);
-                if (!req->image_digest || asprintf(&req->path, "/proc/self/fd/%d", fd) < 0) {
+                if (!req->image_reference || !req->image_digest || asprintf(&req->path, "/proc/self/fd/%d", fd) < 0) {
                         req->path = NULL;
                         return -ENOMEM;
                 }

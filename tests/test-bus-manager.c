@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "contract.h"
 #include "fixture.h"
 
 typedef struct Env {
@@ -75,83 +76,6 @@ static void test_activation(void) {
         env_stop(&e);
 }
 
-static char *introspect(sd_bus *bus, const char *path) {
-        sd_bus_message *reply = NULL;
-        const char *xml;
-        char *copy;
-
-        g_assert_cmpint(sd_bus_call_method(bus, BPFHUB_BUS_NAME, path, "org.freedesktop.DBus.Introspectable",
-                                           "Introspect", NULL, &reply, NULL), >=, 0);
-        g_assert_cmpint(sd_bus_message_read(reply, "s", &xml), >=, 0);
-        copy = g_strdup(xml);
-        sd_bus_message_unref(reply);
-        return copy;
-}
-
-static void assert_annotations_equal(GDBusAnnotationInfo **a, GDBusAnnotationInfo **b, const char *what) {
-        guint na = a ? g_strv_length((char **) a) : 0, nb = b ? g_strv_length((char **) b) : 0;
-
-        if (na != nb)
-                g_error("%s: %u annotations in the contract, %u live", what, na, nb);
-        for (guint i = 0; i < na; i++) {
-                g_assert_cmpstr(a[i]->key, ==, b[i]->key);
-                g_assert_cmpstr(a[i]->value, ==, b[i]->value);
-        }
-}
-
-static void assert_args_equal(GDBusArgInfo **a, GDBusArgInfo **b, const char *what) {
-        guint na = a ? g_strv_length((char **) a) : 0, nb = b ? g_strv_length((char **) b) : 0;
-
-        if (na != nb)
-                g_error("%s: %u arguments in the contract, %u live", what, na, nb);
-        for (guint i = 0; i < na; i++) {
-                g_assert_cmpstr(a[i]->name, ==, b[i]->name);
-                g_assert_cmpstr(a[i]->signature, ==, b[i]->signature);
-        }
-}
-
-/* Compares a contract interface with the live one: same members, same
- * signatures, argument names, access and annotations. */
-static void assert_interface_equal(GDBusInterfaceInfo *contract, GDBusInterfaceInfo *live) {
-        guint n;
-
-        n = contract->methods ? g_strv_length((char **) contract->methods) : 0;
-        g_assert_cmpuint(n, ==, live->methods ? g_strv_length((char **) live->methods) : 0);
-        for (guint i = 0; i < n; i++) {
-                GDBusMethodInfo *c = contract->methods[i];
-                GDBusMethodInfo *l = g_dbus_interface_info_lookup_method(live, c->name);
-                if (!l)
-                        g_error("method %s is in the contract but not served", c->name);
-                assert_args_equal(c->in_args, l->in_args, c->name);
-                assert_args_equal(c->out_args, l->out_args, c->name);
-                assert_annotations_equal(c->annotations, l->annotations, c->name);
-        }
-
-        n = contract->properties ? g_strv_length((char **) contract->properties) : 0;
-        g_assert_cmpuint(n, ==, live->properties ? g_strv_length((char **) live->properties) : 0);
-        for (guint i = 0; i < n; i++) {
-                GDBusPropertyInfo *c = contract->properties[i];
-                GDBusPropertyInfo *l = g_dbus_interface_info_lookup_property(live, c->name);
-                if (!l)
-                        g_error("property %s is in the contract but not served", c->name);
-                g_assert_cmpstr(c->signature, ==, l->signature);
-                g_assert_cmpint(c->flags, ==, l->flags);
-                assert_annotations_equal(c->annotations, l->annotations, c->name);
-        }
-
-        n = contract->signals ? g_strv_length((char **) contract->signals) : 0;
-        g_assert_cmpuint(n, ==, live->signals ? g_strv_length((char **) live->signals) : 0);
-        for (guint i = 0; i < n; i++) {
-                GDBusSignalInfo *c = contract->signals[i];
-                GDBusSignalInfo *l = g_dbus_interface_info_lookup_signal(live, c->name);
-                if (!l)
-                        g_error("signal %s is in the contract but not served", c->name);
-                assert_args_equal(c->args, l->args, c->name);
-        }
-}
-
-static GDBusNodeInfo *load_contract(const char *name);
-
 static void test_introspection_contract(void) {
         g_autofree char *live_xml = NULL, *contract_xml = NULL, *contract_path = NULL;
         g_autoptr(GDBusNodeInfo) live = NULL, contract = NULL;
@@ -167,7 +91,7 @@ static void test_introspection_contract(void) {
         contract = g_dbus_node_info_new_for_xml(contract_xml, &error);
         g_assert_no_error(error);
 
-        live_xml = introspect(e.client, BPFHUB_MANAGER_PATH);
+        live_xml = contract_introspect(e.client, BPFHUB_MANAGER_PATH);
         live = g_dbus_node_info_new_for_xml(live_xml, &error);
         g_assert_no_error(error);
 
@@ -183,7 +107,7 @@ static void test_introspection_contract(void) {
                 GDBusInterfaceInfo *l = g_dbus_node_info_lookup_interface(live, (*i)->name);
                 if (!l)
                         g_error("dbus/ documents %s, which the daemon does not serve", (*i)->name);
-                assert_interface_equal(*i, l);
+                contract_assert_interface_equal(*i, l);
         }
         ours = g_dbus_node_info_lookup_interface(live, BPFHUB_MANAGER_INTERFACE);
         g_assert_nonnull(ours);
@@ -224,16 +148,16 @@ static void test_entity_contracts(void) {
 
         for (int k = 0; k < 2; k++) {
                 const char *name = k == 0 ? "org.bpfhub.Program1" : "org.bpfhub.Link1";
-                g_autofree char *live_xml = introspect(e.client, k == 0 ? prog_path : link_path);
+                g_autofree char *live_xml = contract_introspect(e.client, k == 0 ? prog_path : link_path);
                 g_autoptr(GError) gerror = NULL;
                 g_autoptr(GDBusNodeInfo) live = g_dbus_node_info_new_for_xml(live_xml, &gerror);
-                g_autoptr(GDBusNodeInfo) contract = load_contract(name);
+                g_autoptr(GDBusNodeInfo) contract = contract_load(name);
                 GDBusInterfaceInfo *l;
 
                 g_assert_no_error(gerror);
                 l = g_dbus_node_info_lookup_interface(live, name);
                 g_assert_nonnull(l);
-                assert_interface_equal(g_dbus_node_info_lookup_interface(contract, name), l);
+                contract_assert_interface_equal(g_dbus_node_info_lookup_interface(contract, name), l);
         }
 
         g_assert_cmpint(sd_bus_call_method(e.client, BPFHUB_BUS_NAME, prog_path, "org.bpfhub.Program1", "Unload",
@@ -245,17 +169,6 @@ static void test_entity_contracts(void) {
 
 /* The bus policy must allow every method of the contract by name: a method
  * without a policy line would be unreachable for everyone but root. */
-static GDBusNodeInfo *load_contract(const char *name) {
-        g_autofree char *file = g_strdup_printf("dbus/%s.xml", name);
-        g_autofree char *path = fixture_source_path(file), *xml = NULL;
-        g_autoptr(GError) error = NULL;
-        GDBusNodeInfo *info;
-
-        g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
-        info = g_dbus_node_info_new_for_xml(xml, &error);
-        g_assert_no_error(error);
-        return info;
-}
 
 static void test_policy_lists_every_method(void) {
         g_autofree char *policy = NULL, *policy_path = NULL;
@@ -275,7 +188,7 @@ static void test_policy_lists_every_method(void) {
         for (const char *const *c = (const char *const[]) { "org.bpfhub.Manager1", "org.bpfhub.Program1",
                                                             "org.bpfhub.Link1", "org.bpfhub.Transfer1",
                                                             "org.bpfhub.Image1", NULL }; *c; c++) {
-                g_autoptr(GDBusNodeInfo) contract = load_contract(*c);
+                g_autoptr(GDBusNodeInfo) contract = contract_load(*c);
                 for (GDBusInterfaceInfo **i = contract->interfaces; i && *i; i++)
                         for (GDBusMethodInfo **m = (*i)->methods; m && *m; m++) {
                                 g_autofree char *needle = g_strdup_printf(
