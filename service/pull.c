@@ -222,7 +222,7 @@ static int fail(Pull *p, int error, const char *bus_error, const char *fmt, ...)
         va_start(ap, fmt);
         (void) vsnprintf(p->error.message, sizeof p->error.message, fmt, ap);
         va_end(ap);
-        pull_finish(p, error);
+        pull_finish(p, -abs(error));
         return -abs(error);
 }
 
@@ -781,7 +781,9 @@ static int on_finished(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+/* error: 0 or a negative errno. */
 static void pull_finish(Pull *p, int error) {
+        assert(error <= 0);
         if (p->finished)
                 return;
         p->finished = true;
