@@ -59,12 +59,21 @@ static Transfer *transfer_free(Transfer *t) {
         return mfree(t);
 }
 
+static char *image_bus_path(const char *reference);
+
 static void transfer_unlink(Transfer *t) {
         for (Transfer **i = &t->manager->transfers; *i; i = &(*i)->next)
                 if (*i == t) {
                         *i = t->next;
                         return;
                 }
+}
+
+void image_bus_emit_used_by_changed(Manager *m, const char *reference) {
+        _cleanup_free_ char *path = image_bus_path(reference);
+
+        if (path)
+                (void) sd_bus_emit_properties_changed(m->bus, path, IMAGE_INTERFACE, "UsedBy", NULL);
 }
 
 bool image_bus_busy(Manager *m) {
@@ -318,6 +327,12 @@ int image_bus_check_source(const char *source, const char *pull_policy, const ch
                 r = oci_layout_source_parse(source, &dir, &tag, &e);
                 break;
         case IMAGE_SOURCE_REGISTRY:
+                /* "prog.o" would parse as docker.io/library/prog.o: almost
+                 * certainly a relative file path, which the daemon cannot use. */
+                if ((strlen(source) > 2 && streq(source + strlen(source) - 2, ".o")) || source[0] == '.')
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "'%s' looks like a relative file path; give the object's absolute path "
+                                                 "(or a registry reference with a tag).", source);
                 r = image_ref_parse(source, &ref, &e);
                 break;
         default:

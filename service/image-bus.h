@@ -34,5 +34,8 @@ int image_bus_prepare_load(Manager *m, sd_bus_message *msg, LoadRequest *req, co
 /* Loads req and answers msg (defined in manager-bus.c). */
 int manager_bus_finish_load(Manager *m, sd_bus_message *msg, LoadRequest *req, sd_bus_error *error);
 
+/* Image1.UsedBy of the image named reference changed (a program from it came or went). */
+void image_bus_emit_used_by_changed(Manager *m, const char *reference);
+
 /* True while a transfer runs (the daemon must not exit). */
 bool image_bus_busy(Manager *m);

@@ -331,6 +331,8 @@ int manager_bus_finish_load(Manager *m, sd_bus_message *msg, LoadRequest *req, s
                 return r;
         for (size_t i = 0; i < n; i++)
                 program_bus_emit_added(m, progs[i]->id);
+        if (req->image_digest)
+                image_bus_emit_used_by_changed(m, req->image_reference);
         log_info("Loaded %zu program(s) from %s, first id %" PRIu32 ".", n, load_request_origin(req), progs[0]->id);
         return sd_bus_send(NULL, reply, NULL);
 }
@@ -435,15 +437,21 @@ int bus_detach_link(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *
 
 static int unload_one(Manager *m, uint32_t id, sd_bus_error *error) {
         _cleanup_free_ Link **links = NULL;
+        _cleanup_free_ char *image = NULL;
         size_t n = state_program_links(m->state, id, &links);
+        Program *p = state_find_program(m->state, id);
         int r;
 
+        if (p && p->image_digest)
+                image = strdup(p->path);
         for (size_t i = 0; i < n; i++)
                 link_bus_emit_removed(m, links[i]->id);
         program_bus_emit_removed(m, id);
         r = state_unload(m->state, id);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot unload program %" PRIu32 ": %m", id);
+        if (image)
+                image_bus_emit_used_by_changed(m, image);
         log_info("Unloaded program %" PRIu32 ".", id);
         return 0;
 }
