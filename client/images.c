@@ -90,24 +90,9 @@ static int on_transfer_signal(sd_bus_message *m, void *userdata, sd_bus_error *e
                 w->finished = true;
                 return 0;
         }
-        if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Properties", "PropertiesChanged")) {
-                const char *iface, *prop;
-                if (sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, TRANSFER_INTERFACE) ||
-                    sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
-                        return 0;
-                while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
-                        uint64_t v;
-                        if (sd_bus_message_read(m, "s", &prop) < 0)
-                                return 0;
-                        if ((streq(prop, "BytesDone") || streq(prop, "BytesTotal")) && sd_bus_message_read(m, "v", "t", &v) >= 0)
-                                *(streq(prop, "BytesDone") ? &w->done : &w->total) = v;
-                        else if (sd_bus_message_skip(m, "v") < 0)
-                                return 0;
-                        if (sd_bus_message_exit_container(m) < 0)
-                                return 0;
-                }
+        if (sd_bus_message_is_signal(m, TRANSFER_INTERFACE, "Progress") &&
+            sd_bus_message_read(m, "tt", &w->done, &w->total) >= 0)
                 show_progress(w);
-        }
         return 0;
 }
 
@@ -173,8 +158,8 @@ static int image_pull(Context *c, int argc, char *argv[]) {
                 return r;
         r = sd_bus_match_signal(bus, NULL, BPFHUB_BUS_NAME, NULL, TRANSFER_INTERFACE, "Finished", on_transfer_signal, &w);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, BPFHUB_BUS_NAME, NULL, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", on_transfer_signal, &w);
+                r = sd_bus_match_signal(bus, NULL, BPFHUB_BUS_NAME, NULL, TRANSFER_INTERFACE, "Progress",
+                                        on_transfer_signal, &w);
         if (r < 0)
                 return log_error_errno(r, _("Failed to watch transfers: %m"));
 

@@ -19,6 +19,71 @@ struct PolkitQuery {
         PolkitQuery *next;
 };
 
+struct InspectGrant {
+        char *sender;
+        usec_t until;
+        InspectGrant *next;
+};
+
+static void grants_expire(PolkitRegistry *reg, usec_t now) {
+        for (InspectGrant **i = &reg->grants; *i;) {
+                InspectGrant *g = *i;
+                if (g->until > now) {
+                        i = &g->next;
+                        continue;
+                }
+                *i = g->next;
+                free(g->sender);
+                free(g);
+                reg->n_grants--;
+        }
+}
+
+static void grant_inspect(PolkitRegistry *reg, const char *sender) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        InspectGrant *g;
+
+        grants_expire(reg, now);
+        for (g = reg->grants; g; g = g->next)
+                if (streq(g->sender, sender)) {
+                        g->until = now + INSPECT_GRANT_USEC;
+                        return;
+                }
+        /* Full: the grant is not remembered and the caller keeps using the methods. */
+        if (reg->n_grants >= INSPECT_GRANTS_MAX)
+                return;
+        g = calloc(1, sizeof(*g));
+        if (!g || !(g->sender = strdup(sender))) {
+                free(g);
+                return;
+        }
+        g->until = now + INSPECT_GRANT_USEC;
+        g->next = reg->grants;
+        reg->grants = g;
+        reg->n_grants++;
+}
+
+bool bus_may_inspect(PolkitRegistry *reg, sd_bus *bus) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        sd_bus_message *m = sd_bus_get_current_message(bus);
+        const char *sender;
+        uid_t uid;
+
+        if (reg->emitting > 0 || !m)
+                return true;
+        if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds) >= 0 && sd_bus_creds_get_euid(creds, &uid) >= 0 &&
+            uid == 0)
+                return true;
+        sender = sd_bus_message_get_sender(m);
+        if (!sender)
+                return false;
+        grants_expire(reg, now_usec(CLOCK_MONOTONIC));
+        for (InspectGrant *g = reg->grants; g; g = g->next)
+                if (streq(g->sender, sender))
+                        return true;
+        return false;
+}
+
 static PolkitQuery *query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
@@ -44,6 +109,7 @@ void polkit_registry_done(PolkitRegistry *reg) {
                 registry_remove(reg, q);
                 query_free(q);
         }
+        grants_expire(reg, USEC_INFINITY);
 }
 
 static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -121,6 +187,8 @@ int bus_verify_polkit_async(PolkitRegistry *reg, sd_bus_message *call, const cha
                         r = streq(q->action, action) ? query_verdict(q, interactive, error)
                                                      : sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                                                          "Access denied: inconsistent authorization.");
+                        if (r > 0 && streq(action, POLKIT_ACTION_INSPECT) && sd_bus_message_get_sender(call))
+                                grant_inspect(reg, sd_bus_message_get_sender(call));
                         query_free(q);
                         return r < 0 ? -EACCES : r;
                 }

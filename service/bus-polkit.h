@@ -15,11 +15,21 @@
 #define POLKIT_ACTION_MANAGE_IMAGES  "org.bpfhub.manage-images"
 
 typedef struct PolkitQuery PolkitQuery;
+typedef struct InspectGrant InspectGrant;
+
+/* How long an org.bpfhub.inspect verdict of polkit also opens the
+ * per-entity objects (properties, introspection, GetManagedObjects) to
+ * that bus name: property reads cannot wait for polkit themselves. */
+#define INSPECT_GRANT_USEC (5 * USEC_PER_MINUTE)
+#define INSPECT_GRANTS_MAX 256
 
 /* Checks in flight; the daemon does not exit while any is. */
 typedef struct PolkitRegistry {
         PolkitQuery *queries;
         unsigned n_queries;
+        InspectGrant *grants;
+        unsigned n_grants;
+        unsigned emitting;      /* > 0 while the daemon itself builds a signal */
 } PolkitRegistry;
 
 void polkit_registry_done(PolkitRegistry *reg);
@@ -30,5 +40,30 @@ void polkit_registry_done(PolkitRegistry *reg);
  * or -EACCES with error set (denied; also when polkitd is unavailable).
  * details: NULL-terminated key, value pairs for polkit rules. Honours the
  * message's allow-interactive-authorization flag. */
+/* May the sender of the message being processed on bus read program, link,
+ * image and transfer objects? Root may; others after polkit allowed them
+ * org.bpfhub.inspect (through ListPrograms, GetProgram, ListImages,
+ * GetImage or Describe) within INSPECT_GRANT_USEC. Signals the daemon emits
+ * are built whoever's call caused them: their delivery is the bus policy's
+ * business. */
+bool bus_may_inspect(PolkitRegistry *reg, sd_bus *bus);
+
+/* Brackets the daemon's own signal emission (see bus_may_inspect()). */
+static inline void bus_emit_begin(PolkitRegistry *reg) {
+        reg->emitting++;
+}
+static inline void bus_emit_end(PolkitRegistry *reg) {
+        reg->emitting--;
+}
+
+/* Evaluates a sd_bus_emit_*() call as the daemon's own emission. */
+#define BUS_EMIT(reg, call)                             \
+        ({                                              \
+                bus_emit_begin(reg);                    \
+                int _e_ = (call);                       \
+                bus_emit_end(reg);                      \
+                _e_;                                    \
+        })
+
 int bus_verify_polkit_async(PolkitRegistry *reg, sd_bus_message *call, const char *action,
                             const char *const *details, sd_bus_error *error);

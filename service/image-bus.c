@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <stdarg.h>
 
 #include "bus-errors.h"
 #include "bus-polkit.h"
@@ -33,6 +34,7 @@ typedef struct Transfer {
         char *digest;
         char *error_name, *error_message;
         Pull *pull;
+        char **requesters;      /* unique bus names of the callers it works for: its signals go to them */
         PendingLoad *loads;
         sd_event_source *finish;        /* reports an already-finished transfer after the reply */
         struct Transfer *next;
@@ -52,6 +54,7 @@ static Transfer *transfer_free(Transfer *t) {
                 free(l);
         }
         free(t->path);
+        strv_free(t->requesters);
         free(t->reference);
         free(t->digest);
         free(t->error_name);
@@ -73,7 +76,7 @@ void image_bus_emit_used_by_changed(Manager *m, const char *reference) {
         _cleanup_free_ char *path = image_bus_path(reference);
 
         if (path)
-                (void) sd_bus_emit_properties_changed(m->bus, path, IMAGE_INTERFACE, "UsedBy", NULL);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_properties_changed(m->bus, path, IMAGE_INTERFACE, "UsedBy", NULL));
 }
 
 bool image_bus_busy(Manager *m) {
@@ -166,20 +169,51 @@ static int check_programs_offered(const ImageConfig *config, const LoadRequest *
         return image_config_check_programs(config, names, error);
 }
 
+static void transfer_add_requester(Transfer *t, sd_bus_message *msg) {
+        const char *sender = sd_bus_message_get_sender(msg);
+
+        if (sender && !strv_contains(t->requesters, sender))
+                (void) strv_extend(&t->requesters, sender);
+}
+
+/* Finished and Progress go to the transfer's callers only: a broadcast would
+ * tell every bus client which images are being pulled. */
+static void transfer_send_signal(Transfer *t, const char *member, const char *types, ...) {
+        STRV_FOREACH(dest, t->requesters) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                va_list ap;
+                int r;
+
+                r = sd_bus_message_new_signal(t->manager->bus, &m, t->path, TRANSFER_INTERFACE, member);
+                if (r >= 0)
+                        r = sd_bus_message_set_destination(m, *dest);
+                if (r >= 0) {
+                        va_start(ap, types);
+                        r = sd_bus_message_appendv(m, types, ap);
+                        va_end(ap);
+                }
+                if (r >= 0)
+                        r = sd_bus_send(t->manager->bus, m, NULL);
+                if (r < 0)
+                        log_debug_errno(r, "Could not send %s of transfer %" PRIu32 " to %s: %m", member, t->id, *dest);
+        }
+}
+
 static void transfer_emit_progress(Transfer *t) {
-        (void) sd_bus_emit_properties_changed(t->manager->bus, t->path, TRANSFER_INTERFACE, "BytesDone", "BytesTotal",
-                                              NULL);
+        transfer_send_signal(t, "Progress", "tt", t->bytes_done, t->bytes_total);
+        (void) BUS_EMIT(&t->manager->polkit, sd_bus_emit_properties_changed(t->manager->bus, t->path, TRANSFER_INTERFACE,
+                                                                             "BytesDone", "BytesTotal", NULL));
 }
 
 static void transfer_end(Transfer *t) {
         Manager *m = t->manager;
         _cleanup_free_ char *image_path = NULL;
 
-        (void) sd_bus_emit_signal(m->bus, t->path, TRANSFER_INTERFACE, "Finished", "ssss", t->state, strempty(t->digest),
-                                  strempty(t->error_name), strempty(t->error_message));
+        transfer_send_signal(t, "Finished", "ssss", t->state, strempty(t->digest), strempty(t->error_name),
+                             strempty(t->error_message));
         if (streq(t->state, "done") && (image_path = image_bus_path(t->reference)))
-                (void) sd_bus_emit_interfaces_added(m->bus, image_path, IMAGE_INTERFACE, NULL);
-        (void) sd_bus_emit_interfaces_removed(m->bus, t->path, TRANSFER_INTERFACE, NULL);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_interfaces_added(m->bus, image_path, IMAGE_INTERFACE, NULL));
+        (void) BUS_EMIT(&m->polkit, sd_bus_emit_interfaces_removed(m->bus, t->path, TRANSFER_INTERFACE, NULL));
         log_info("Transfer %" PRIu32 " of %s: %s%s%s", t->id, t->reference, t->state, t->error_message ? ": " : ".",
                  strempty(t->error_message));
         transfer_unlink(t);
@@ -242,7 +276,7 @@ static int transfer_new(Manager *m, const char *reference, Transfer **ret) {
         }
         t->next = m->transfers;
         m->transfers = t;
-        (void) sd_bus_emit_interfaces_added(m->bus, t->path, TRANSFER_INTERFACE, NULL);
+        (void) BUS_EMIT(&m->polkit, sd_bus_emit_interfaces_added(m->bus, t->path, TRANSFER_INTERFACE, NULL));
         *ret = t;
         return 0;
 }
@@ -296,7 +330,7 @@ static int transfer_start_pull(Manager *m, const ImageRef *ref, const RegistryCr
         if (r >= 0)
                 r = pull_start(t->pull, on_pull_done, on_pull_progress, t);
         if (r < 0) {
-                (void) sd_bus_emit_interfaces_removed(m->bus, t->path, TRANSFER_INTERFACE, NULL);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_interfaces_removed(m->bus, t->path, TRANSFER_INTERFACE, NULL));
                 transfer_unlink(t);
                 transfer_free(t);
                 return sd_bus_error_set_errnof(error, r, "Could not start the pull of %s: %m", reference);
@@ -434,6 +468,7 @@ int image_bus_prepare_load(Manager *m, sd_bus_message *msg, LoadRequest *req, co
         pending = calloc(1, sizeof(*pending));
         if (!pending)
                 return -ENOMEM;
+        transfer_add_requester(t, msg);
         pending->msg = sd_bus_message_ref(msg);
         pending->req = *req;
         *req = (LoadRequest) {};
@@ -497,6 +532,7 @@ static int read_string_options(sd_bus_message *msg, const char *const *keys, cha
 }
 
 static int reply_transfer(sd_bus_message *msg, Transfer *t) {
+        transfer_add_requester(t, msg);
         return sd_bus_reply_method_return(msg, "uo", t->id, t->path);
 }
 
@@ -681,7 +717,7 @@ static int remove_image(Manager *m, const StoredImage *img, sd_bus_error *error)
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Could not remove %s from the image store: %m", img->reference);
         if (path)
-                (void) sd_bus_emit_interfaces_removed(m->bus, path, IMAGE_INTERFACE, NULL);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_interfaces_removed(m->bus, path, IMAGE_INTERFACE, NULL));
         log_info("Removed image %s (%s).", img->reference, img->digest);
         return 0;
 }
@@ -768,6 +804,15 @@ int method_prune_images(sd_bus_message *msg, void *userdata, sd_bus_error *error
 
 /* Transfer1 objects */
 
+/* Transfers are visible to inspectors, and each to the callers it works
+ * for (who get its signals too). */
+static bool transfer_visible(Manager *m, Transfer *t, sd_bus *bus) {
+        sd_bus_message *msg = sd_bus_get_current_message(bus);
+        const char *sender = msg ? sd_bus_message_get_sender(msg) : NULL;
+
+        return bus_may_inspect(&m->polkit, bus) || (sender && strv_contains(t->requesters, sender));
+}
+
 static int transfer_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                                 sd_bus_error *error) {
         Manager *m = ASSERT_PTR(userdata);
@@ -783,7 +828,7 @@ static int transfer_object_find(sd_bus *bus, const char *path, const char *inter
         if (errno != 0 || *end || v > UINT32_MAX)
                 return 0;
         t = transfer_find(m, (uint32_t) v);
-        if (!t)
+        if (!t || !transfer_visible(m, t, bus))
                 return 0;
         *found = t;
         return 1;
@@ -794,7 +839,7 @@ static int transfer_node_enumerator(sd_bus *bus, const char *path, void *userdat
         _cleanup_strv_free_ char **l = NULL;
 
         for (Transfer *t = m->transfers; t; t = t->next)
-                if (strv_extend(&l, t->path) < 0)
+                if (transfer_visible(m, t, bus) && strv_extend(&l, t->path) < 0)
                         return -ENOMEM;
         *nodes = TAKE_PTR(l);
         return 1;
@@ -845,6 +890,7 @@ static const sd_bus_vtable transfer_vtable[] = {
         SD_BUS_PROPERTY("Digest", "s", property_get_transfer, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_transfer_cancel,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("t", bytes_done, "t", bytes_total), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Finished",
                                 SD_BUS_ARGS("s", state, "s", digest, "s", error_name, "s", error_message),
                                 0),
@@ -861,6 +907,8 @@ static int image_object_find(sd_bus *bus, const char *path, const char *interfac
 
         if (sd_bus_path_decode(path, IMAGE_PATH_PREFIX, &reference) <= 0 || isempty(reference))
                 return 0;
+        if (!bus_may_inspect(&m->polkit, bus))
+                return 0;
         if (image_store_find(m->images, reference, &img) < 0 || !streq(img.reference, reference)) {
                 stored_image_done(&img);
                 return 0;
@@ -876,6 +924,11 @@ static int image_node_enumerator(sd_bus *bus, const char *path, void *userdata, 
         StoredImage *images;
         size_t n;
         int r;
+
+        if (!bus_may_inspect(&m->polkit, bus)) {
+                *nodes = NULL;
+                return 0;
+        }
 
         r = image_store_list(m->images, &images, &n);
         if (r < 0)

@@ -405,7 +405,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (!path || !prog_path)
                 return -ENOMEM;
         link_bus_emit_added(m, attached->id);
-        (void) sd_bus_emit_properties_changed(m->bus, prog_path, "org.bpfhub.Program1", "Links", NULL);
+        (void) BUS_EMIT(&m->polkit, sd_bus_emit_properties_changed(m->bus, prog_path, "org.bpfhub.Program1", "Links", NULL));
         log_info("Attached program %" PRIu32 " as %s (link %" PRIu32 ").", program_id, kind, attached->id);
         return sd_bus_reply_method_return(msg, "uo", attached->id, path);
 }
@@ -431,7 +431,7 @@ int bus_detach_link(Manager *m, sd_bus_message *msg, uint32_t id, sd_bus_error *
         r = state_detach(m->state, id);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot detach link %" PRIu32 ": %m", id);
-        (void) sd_bus_emit_properties_changed(m->bus, prog_path, "org.bpfhub.Program1", "Links", NULL);
+        (void) BUS_EMIT(&m->polkit, sd_bus_emit_properties_changed(m->bus, prog_path, "org.bpfhub.Program1", "Links", NULL));
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -627,6 +627,11 @@ static int method_describe(sd_bus_message *msg, void *userdata, sd_bus_error *er
         Manager *m = ASSERT_PTR(userdata);
         json_object *j = NULL;
         int r;
+
+        /* The configuration and counts are the daemon's state too. */
+        r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_INSPECT, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
 
         r = manager_describe_json(m, &j);
         if (r < 0)

@@ -43,6 +43,9 @@ static int program_object_find(sd_bus *bus, const char *path, const char *interf
 
         if (parse_id(path, PROGRAM_PREFIX, &id) < 0)
                 return 0;
+        /* Unauthorized callers see no objects at all: nothing to read, nothing to enumerate. */
+        if (!bus_may_inspect(&m->polkit, bus))
+                return 0;
         p = state_find_program(m->state, id);
         if (!p)
                 return 0;
@@ -58,6 +61,9 @@ static int link_object_find(sd_bus *bus, const char *path, const char *interface
 
         if (parse_id(path, LINK_PREFIX, &id) < 0)
                 return 0;
+        /* Unauthorized callers see no objects at all: nothing to read, nothing to enumerate. */
+        if (!bus_may_inspect(&m->polkit, bus))
+                return 0;
         l = state_find_link(m->state, id);
         if (!l)
                 return 0;
@@ -70,6 +76,11 @@ static int program_node_enumerator(sd_bus *bus, const char *path, void *userdata
         Manager *m = ASSERT_PTR(userdata);
         _cleanup_strv_free_ char **l = NULL;
         int r;
+
+        if (!bus_may_inspect(&m->polkit, bus)) {
+                *nodes = NULL;
+                return 0;
+        }
 
         for (size_t i = 0; i < m->state->n_programs; i++) {
                 char *p = program_bus_path(m->state->programs[i]->id);
@@ -86,6 +97,11 @@ static int link_node_enumerator(sd_bus *bus, const char *path, void *userdata, c
         Manager *m = ASSERT_PTR(userdata);
         _cleanup_strv_free_ char **l = NULL;
         int r;
+
+        if (!bus_may_inspect(&m->polkit, bus)) {
+                *nodes = NULL;
+                return 0;
+        }
 
         for (size_t i = 0; i < m->state->n_links; i++) {
                 char *p = link_bus_path(m->state->links[i]->id);
@@ -357,23 +373,23 @@ void program_bus_done(void) {
 void program_bus_emit_added(Manager *m, uint32_t program_id) {
         _cleanup_free_ char *p = program_bus_path(program_id);
         if (p)
-                (void) sd_bus_emit_object_added(m->bus, p);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_object_added(m->bus, p));
 }
 
 void program_bus_emit_removed(Manager *m, uint32_t program_id) {
         _cleanup_free_ char *p = program_bus_path(program_id);
         if (p)
-                (void) sd_bus_emit_object_removed(m->bus, p);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_object_removed(m->bus, p));
 }
 
 void link_bus_emit_added(Manager *m, uint32_t link_id) {
         _cleanup_free_ char *p = link_bus_path(link_id);
         if (p)
-                (void) sd_bus_emit_object_added(m->bus, p);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_object_added(m->bus, p));
 }
 
 void link_bus_emit_removed(Manager *m, uint32_t link_id) {
         _cleanup_free_ char *p = link_bus_path(link_id);
         if (p)
-                (void) sd_bus_emit_object_removed(m->bus, p);
+                (void) BUS_EMIT(&m->polkit, sd_bus_emit_object_removed(m->bus, p));
 }

@@ -175,6 +175,12 @@ static void test_policy_lists_every_method(void) {
 
         policy_path = fixture_source_path("dbus/org.bpfhub.Manager1.conf");
         g_assert_true(g_file_get_contents(policy_path, &policy, NULL, NULL));
+        /* Root may call anything: what matters is the default context's list. */
+        {
+                char *start = strstr(policy, "<policy context=\"default\">");
+                g_assert_nonnull(start);
+                memmove(policy, start, strlen(start) + 1);
+        }
 
         /* Compare with all whitespace runs folded to one space. */
         g_auto(GStrv) words = g_strsplit_set(policy, " \t\n", -1);
@@ -513,9 +519,13 @@ static int nobody_calls_allowed_members(sd_bus *bus, void *userdata) {
         sd_bus_message *reply = NULL;
         char *version = NULL;
 
+        /* Describe asks polkit for org.bpfhub.inspect; with no polkitd on this
+         * bus the daemon fails closed. */
         if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
-                               "Describe", &error, &reply, NULL) < 0)
+                               "Describe", &error, &reply, NULL) >= 0 ||
+            !sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED))
                 return 1;
+        sd_bus_error_free(&error);
         if (sd_bus_get_property_string(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE,
                                        "Version", &error, &version) < 0)
                 return 2;

@@ -193,6 +193,121 @@ static void test_nobody_denied(void) {
         env_stop(&e);
 }
 
+
+/* What a caller without org.bpfhub.inspect sees of a loaded program through
+ * the generic D-Bus interfaces: nothing. Run as nobody; userdata: the id. */
+static int nobody_looks(sd_bus *bus, void *userdata) {
+        uint32_t id = *(uint32_t *) userdata;
+        g_autofree char *path = g_strdup_printf("/org/bpfhub/Manager1/program/%u", id);
+        g_autofree char *node = g_strdup_printf("<node name=\"%u\"", id);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *xml;
+        char *name = NULL;
+        int n = 0;
+
+        if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "Describe", &error,
+                               NULL, NULL) >= 0 || !(sd_bus_error_has_name(&error, SD_BUS_ERROR_ACCESS_DENIED) ||
+                                                     sd_bus_error_has_name(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)))
+                return 1;
+        sd_bus_error_free(&error);
+        if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                               "GetManagedObjects", &error, &reply, NULL) < 0 ||
+            sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}") < 0)
+                return 2;
+        while (sd_bus_message_skip(reply, "{oa{sa{sv}}}") > 0)
+                n++;
+        reply = sd_bus_message_unref(reply);
+        if (n != 0)
+                return 3;
+        if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH "/program", "org.freedesktop.DBus.Introspectable",
+                               "Introspect", &error, &reply, NULL) < 0 || sd_bus_message_read(reply, "s", &xml) < 0 ||
+            strstr(xml, node))
+                return 4;
+        reply = sd_bus_message_unref(reply);
+        if (sd_bus_get_property_string(bus, BPFHUB_BUS_NAME, path, "org.bpfhub.Program1", "Name", &error, &name) >= 0)
+                return 5;
+        sd_bus_error_free(&error);
+        return 0;
+}
+
+static int count_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+/* A connection authenticated as uid 65534, made in this process: the bus
+ * records the credentials at connect time, and the saved uid lets us return. */
+static sd_bus *connect_as_nobody(BusFixture *f) {
+        sd_bus *bus = NULL;
+
+        g_assert_cmpint(chmod(f->scratch, 0755), ==, 0);
+        g_assert_cmpint(setresgid(65534, 65534, 0), ==, 0);
+        g_assert_cmpint(setresuid(65534, 65534, 0), ==, 0);
+        g_assert_cmpint(sd_bus_open_system(&bus), >=, 0);
+        g_assert_cmpint(sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                           "GetId", NULL, NULL, NULL), >=, 0);
+        g_assert_cmpint(setresuid(0, 0, 0), ==, 0);
+        g_assert_cmpint(setresgid(0, 0, 0), ==, 0);
+        return bus;
+}
+
+static void pump(sd_bus *bus, unsigned ms) {
+        gint64 end = g_get_monotonic_time() + (gint64) ms * 1000;
+
+        while (g_get_monotonic_time() < end)
+                if (sd_bus_process(bus, NULL) == 0)
+                        (void) sd_bus_wait(bus, 50000);
+}
+
+static void test_nobody_sees_nothing(void) {
+        Call load = { .method = "Load" }, second = { .method = "Load" };
+        sd_bus *nobody;
+        unsigned seen_by_nobody = 0, seen_by_root = 0;
+        Env e;
+
+        if (!env_start(&e, "// no rules\n", NULL, false))
+                return env_stop(&e);
+        g_assert_cmpint(do_call(e.client, e.object, &load), >=, 0);
+        g_assert_cmpint(bus_fixture_as_nobody(&e.bus, nobody_looks, &load.id), ==, 0);
+
+        /* ObjectManager signals: the bus policy keeps them from non-root. */
+        nobody = connect_as_nobody(&e.bus);
+        g_assert_cmpint(sd_bus_match_signal(nobody, NULL, NULL, NULL, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
+                                            count_interfaces_added, &seen_by_nobody), >=, 0);
+        g_assert_cmpint(sd_bus_match_signal(e.client, NULL, NULL, NULL, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
+                                            count_interfaces_added, &seen_by_root), >=, 0);
+        g_assert_cmpint(do_call(e.client, e.object, &second), >=, 0);
+        pump(e.client, 300);
+        pump(nobody, 700);
+        g_assert_cmpuint(seen_by_root, >=, 1);
+        g_assert_cmpuint(seen_by_nobody, ==, 0);
+        sd_bus_flush_close_unref(nobody);
+        env_stop(&e);
+}
+
+/* Once polkit allowed org.bpfhub.inspect (here through ListPrograms), the
+ * objects open up to that connection. Run as nobody in the granted group. */
+static int granted_looks(sd_bus *bus, void *userdata) {
+        uint32_t id = *(uint32_t *) userdata;
+        g_autofree char *path = g_strdup_printf("/org/bpfhub/Manager1/program/%u", id);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *name = NULL;
+        int r;
+
+        if (sd_bus_get_property_string(bus, BPFHUB_BUS_NAME, path, "org.bpfhub.Program1", "Name", &error, &name) >= 0)
+                return 1;       /* not before polkit said yes */
+        sd_bus_error_free(&error);
+        if (sd_bus_call_method(bus, BPFHUB_BUS_NAME, BPFHUB_MANAGER_PATH, BPFHUB_MANAGER_INTERFACE, "ListPrograms", &error,
+                               NULL, "a{sv}", 0) < 0)
+                return 2;
+        r = sd_bus_get_property_string(bus, BPFHUB_BUS_NAME, path, "org.bpfhub.Program1", "Name", &error, &name);
+        if (r < 0 || !g_str_equal(name, "probe_xdp"))
+                return 3;
+        free(name);
+        return 0;
+}
+
 static void test_group_rule(void) {
         static const char rules[] =
                 "polkit.addRule(function(action, subject) {\n"
@@ -214,6 +329,7 @@ static void test_group_rule(void) {
                 g_assert_cmpint(fixture_run(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s --no-legend list", ctl), ==, 0);
                 g_assert_nonnull(strstr(out, "probe_xdp"));
         }
+        g_assert_cmpint(bus_fixture_as_nobody(&e.bus, granted_looks, &c.id), ==, 0);
         u = (Call) { .method = "Unload", .program_id = c.id };
         call_as_nobody(&e, &u);
         g_assert_cmpstr(u.error_name, ==, "");
@@ -281,6 +397,7 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/polkit/root-without-polkit", test_root_without_polkit);
         g_test_add_func("/polkit/nobody-denied", test_nobody_denied);
+        g_test_add_func("/polkit/nobody-sees-nothing", test_nobody_sees_nothing);
         g_test_add_func("/polkit/group-rule", test_group_rule);
         g_test_add_func("/polkit/interface-rule", test_interface_rule);
         return g_test_run();
