@@ -4,6 +4,7 @@
  * can grant by group and by attach details. */
 #include <grp.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -308,6 +309,61 @@ static int granted_looks(sd_bus *bus, void *userdata) {
         return 0;
 }
 
+/* polkitd goes away (and cannot be activated again): non-root callers are
+ * denied, whatever the rules said, and root carries on. */
+static void test_polkitd_stopped(void) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "    if (action.id.indexOf(\"org.bpfhub.\") == 0 && subject.isInGroup(\"bpfhubtest\"))\n"
+                "        return polkit.Result.YES;\n"
+                "});\n";
+        Call allowed = { .method = "ListPrograms" }, denied = { .method = "Load" }, listed = { .method = "ListPrograms" };
+        Call root = { .method = "Load" };
+        g_autofree char *service = NULL;
+        sd_bus_message *reply = NULL;
+        uint32_t pid = 0;
+        Env e;
+
+        if (!env_start(&e, rules, "bpfhubtest:x:4242:nobody", false))
+                return env_stop(&e);
+        call_as_nobody(&e, &allowed);
+        g_assert_cmpstr(allowed.error_name, ==, "");
+
+        service = g_build_filename(e.bus.dir, "services", "org.freedesktop.PolicyKit1.service", NULL);
+        g_assert_cmpint(unlink(service), ==, 0);
+        g_assert_cmpint(sd_bus_call_method(e.client, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                           "ReloadConfig", NULL, NULL, NULL), >=, 0);
+        g_assert_cmpint(sd_bus_call_method(e.client, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                           "GetConnectionUnixProcessID", NULL, &reply, "s", "org.freedesktop.PolicyKit1"), >=, 0);
+        g_assert_cmpint(sd_bus_message_read(reply, "u", &pid), >=, 0);
+        sd_bus_message_unref(reply);
+        g_assert_cmpint(kill((pid_t) pid, SIGKILL), ==, 0);
+        for (int i = 0; i < 100; i++) {
+                int has = 1;
+                reply = NULL;
+                g_assert_cmpint(sd_bus_call_method(e.client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                   "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
+                                                   "org.freedesktop.PolicyKit1"), >=, 0);
+                g_assert_cmpint(sd_bus_message_read(reply, "b", &has), >=, 0);
+                sd_bus_message_unref(reply);
+                if (!has)
+                        break;
+                g_usleep(20000);
+        }
+
+        call_as_nobody(&e, &denied);
+        g_printerr("# nobody Load without polkitd -> %s: %s\n", denied.error_name, denied.error_message);
+        g_assert_cmpstr(denied.error_name, ==, SD_BUS_ERROR_ACCESS_DENIED);
+        g_assert_nonnull(strstr(denied.error_message, "polkit could not be asked"));
+        call_as_nobody(&e, &listed);
+        g_assert_cmpstr(listed.error_name, ==, SD_BUS_ERROR_ACCESS_DENIED);
+        g_assert_cmpuint(count_programs(&e), ==, 0);
+
+        g_assert_cmpint(do_call(e.client, e.object, &root), >=, 0);
+        g_assert_cmpuint(count_programs(&e), ==, 1);
+        env_stop(&e);
+}
+
 static void test_group_rule(void) {
         static const char rules[] =
                 "polkit.addRule(function(action, subject) {\n"
@@ -399,6 +455,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/polkit/nobody-denied", test_nobody_denied);
         g_test_add_func("/polkit/nobody-sees-nothing", test_nobody_sees_nothing);
         g_test_add_func("/polkit/group-rule", test_group_rule);
+        g_test_add_func("/polkit/polkitd-stopped", test_polkitd_stopped);
         g_test_add_func("/polkit/interface-rule", test_interface_rule);
         return g_test_run();
 }
