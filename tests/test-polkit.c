@@ -4,6 +4,7 @@
  * can grant by group and by attach details. */
 #include <grp.h>
 #include <sys/mman.h>
+#include <bpf/bpf.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,8 +66,16 @@ static int do_call(sd_bus *bus, const char *object, Call *c) {
                 r = sd_bus_message_append(m, "sa(sss)a{sv}", object, 1, "probe_xdp", "xdp", "", 0);
         else if (g_str_equal(c->method, "Attach"))
                 r = sd_bus_message_append(m, "usa{sv}", c->program_id, "xdp", 2, "iface", "s", c->iface, "priority", "i", 5);
-        else if (g_str_equal(c->method, "ListPrograms"))
+        else if (g_str_equal(c->method, "ListPrograms") || g_str_equal(c->method, "ListImages") ||
+                 g_str_equal(c->method, "PruneImages"))
                 r = sd_bus_message_append(m, "a{sv}", 0);
+        else if (g_str_equal(c->method, "PullImage"))
+                r = sd_bus_message_append(m, "sa{sv}", "127.0.0.1:9/bpfhub/never:v1", 0);
+        else if (g_str_equal(c->method, "GetImage") || g_str_equal(c->method, "RemoveImage") ||
+                 g_str_equal(c->method, "UnloadGroup"))
+                r = sd_bus_message_append(m, "s", g_str_equal(c->method, "UnloadGroup") ? "g" : "127.0.0.1:9/bpfhub/never:v1");
+        else if (g_str_equal(c->method, "Describe"))
+                r = 0;
         else
                 r = sd_bus_message_append(m, "u", c->program_id);
         if (r < 0)
@@ -142,8 +151,18 @@ static void test_root_without_polkit(void) {
         env_stop(&e);
 }
 
+static unsigned kernel_programs(void) {
+        unsigned n = 0;
+        for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;)
+                n++;
+        return n;
+}
+
 static void test_nobody_denied(void) {
-        static const char *const methods[] = { "Load", "ListPrograms", "GetProgram", "Unload", "Detach" };
+        unsigned kernel_before;
+        static const char *const methods[] = { "Load", "Attach", "ListPrograms", "GetProgram", "Unload", "UnloadGroup",
+                                               "Detach", "Describe", "PullImage", "ListImages", "GetImage",
+                                               "RemoveImage", "PruneImages" };
         Call load = { .method = "Load" };
         Env e;
 
@@ -153,6 +172,7 @@ static void test_nobody_denied(void) {
                 return env_stop(&e);
         /* Something for the reading and unloading methods to find. */
         g_assert_cmpint(do_call(e.client, e.object, &load), >=, 0);
+        kernel_before = kernel_programs();
 
         for (size_t i = 0; i < G_N_ELEMENTS(methods); i++) {
                 Call c = { .method = methods[i], .program_id = load.id };
@@ -161,6 +181,17 @@ static void test_nobody_denied(void) {
                 if (!g_str_equal(c.error_name, SD_BUS_ERROR_ACCESS_DENIED) &&
                     !g_str_equal(c.error_name, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
                         g_error("nobody %s was not denied: '%s'", methods[i], c.error_name);
+                /* ...and changed nothing: the one program, no link, an empty store, no transfer. */
+                g_assert_cmpuint(count_programs(&e), ==, 1);
+                g_assert_cmpuint(kernel_programs(), ==, kernel_before);
+                {
+                        g_autofree char *links = g_build_filename(e.bus.bpffs_root, "links", NULL);
+                        g_autofree char *blobs = g_build_filename(e.bus.image_store, "blobs", "sha256", NULL);
+                        g_autofree char *ingest = g_build_filename(e.bus.image_store, "ingest", NULL);
+                        g_assert_cmpuint(fixture_count_entries(links), ==, 0);
+                        g_assert_cmpuint(fixture_count_entries(blobs), ==, 0);
+                        g_assert_cmpuint(fixture_count_entries(ingest), ==, 0);
+                }
         }
         /* Nothing changed: still exactly the one program root loaded. */
         g_assert_cmpuint(count_programs(&e), ==, 1);
