@@ -726,6 +726,32 @@ static void test_cancel_kill_retry(void) {
         g_free(pull_ok(&e, real, NULL, NULL));
         g_assert_cmpuint(store_entries(&e), ==, 1);
 
+        /* At most 16 transfers at once: the 17th is LimitsExceeded, nothing
+         * changes; cancelling them leaves the store as it was. */
+        {
+                g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+                _cleanup_(sd_bus_error_free) sd_bus_error limit = SD_BUS_ERROR_NULL;
+                g_autofree char *extra = g_strdup_printf("%s/slow/extra:v1", host);
+                for (unsigned i = 0; i < 16; i++) {
+                        g_autofree char *r = g_strdup_printf("%s/slow/many%u:v1", host, i);
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                        const char *p;
+                        uint32_t tid;
+                        g_assert_cmpint(sd_bus_call_method(e.client, "org.bpfhub.Manager1", "/org/bpfhub/Manager1",
+                                                           "org.bpfhub.Manager1", "PullImage", NULL, &reply, "sa{sv}", r, 0), >=, 0);
+                        g_assert_cmpint(sd_bus_message_read(reply, "uo", &tid, &p), >=, 0);
+                        g_ptr_array_add(paths, g_strdup(p));
+                }
+                g_assert_cmpint(sd_bus_call_method(e.client, "org.bpfhub.Manager1", "/org/bpfhub/Manager1", "org.bpfhub.Manager1",
+                                                   "PullImage", &limit, NULL, "sa{sv}", extra, 0), <, 0);
+                g_assert_cmpstr(limit.name, ==, "org.bpfhub.Error.LimitsExceeded");
+                for (unsigned i = 0; i < paths->len; i++)
+                        (void) sd_bus_call_method(e.client, "org.bpfhub.Manager1", g_ptr_array_index(paths, i),
+                                                  "org.bpfhub.Transfer1", "Cancel", NULL, NULL, "");
+                g_assert_cmpuint(store_entries(&e), ==, 1);
+                g_assert_cmpuint(store_ingest(&e), ==, 0);
+        }
+
         /* Transient 503s are retried; the pull then completes. */
         s.delay_us = 0;
         s.fail_next = 2;
