@@ -42,6 +42,7 @@ static void format_bytes(uint64_t n, char *buf, size_t size) {
 typedef struct TransferWatch {
         const char *path;
         bool finished;
+        bool daemon_gone;
         char *state, *digest, *error_name, *error_message;
         uint64_t done, total;
         bool tty;
@@ -96,12 +97,26 @@ static int on_transfer_signal(sd_bus_message *m, void *userdata, sd_bus_error *e
         return 0;
 }
 
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        TransferWatch *w = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && streq(name, BPFHUB_BUS_NAME) &&
+            isempty(new_owner))
+                w->daemon_gone = true;
+        return 0;
+}
+
 /* Waits for the transfer's Finished signal (the matches were added before
  * the call that created it, so it cannot be missed). */
 static int wait_transfer(Context *c, sd_bus *bus, TransferWatch *w) {
         int r;
 
         while (!w->finished) {
+                if (w->daemon_gone) {
+                        c->exit_status = EXIT_UNAVAILABLE;
+                        return log_error_errno(ECONNRESET, "%s", _("bpfhubd went away before the transfer finished."));
+                }
                 r = sd_bus_process(bus, NULL);
                 if (r < 0)
                         return log_error_errno(r, _("Lost the connection to bpfhubd: %m"));
@@ -160,6 +175,9 @@ static int image_pull(Context *c, int argc, char *argv[]) {
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, BPFHUB_BUS_NAME, NULL, TRANSFER_INTERFACE, "Progress",
                                         on_transfer_signal, &w);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                        "NameOwnerChanged", on_owner_changed, &w);
         if (r < 0)
                 return log_error_errno(r, _("Failed to watch transfers: %m"));
 

@@ -65,6 +65,31 @@ static int write_file_durable(const char *dir, const char *name, const void *dat
         return 0;
 }
 
+/* Makes a rename durable. */
+static void fsync_directory_of(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        _cleanup_close_ int fd = -EBADF;
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (!slash)
+                return;
+        *slash = '\0';
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+                (void) fsync(fd);
+}
+
+/* Temporary files of durable writes a crash interrupted: ".<name>.XXXXXX". */
+static void remove_stale_temporaries(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d)))
+                if (de->d_name[0] == '.' && !streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    !streq(de->d_name, ".lock") && de->d_type == DT_REG)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+}
+
 static int store_lock(const ImageStore *s) {
         _cleanup_free_ char *path = store_path(s, ".lock");
         int fd;
@@ -101,6 +126,8 @@ int image_store_open(const char *root, ImageStore **ret) {
         if (r < 0)
                 return r;
         (void) rm_rf(ingest);
+        remove_stale_temporaries(root);
+        remove_stale_temporaries(blobs);
         r = mkdir_parents(ingest, 0700);
         if (r < 0)
                 return r;
@@ -186,6 +213,7 @@ int image_store_ingest_commit(const ImageStore *s, int fd, const char *path, con
                 (void) unlink(path);
                 return error_info_set(error, r, NULL, "Could not store blob %s: %m", digest);
         }
+        fsync_directory_of(target);
         return 0;
 }
 

@@ -67,6 +67,7 @@ struct Pull {
 
         StoredImage result;
         ErrorInfo error;
+        char hint[320];
         sd_event_source *defer;
         bool finished;
 
@@ -281,12 +282,15 @@ static int load_credentials_from_files(Pull *p) {
         return 0;
 }
 
-static const char *credentials_hint(const Pull *p) {
+static const char *credentials_hint(Pull *p) {
         if (p->credentials_from_call)
                 return "the credentials given were refused";
         if (p->have_credentials)
                 return "the credentials from the auth file were refused";
-        return "no credentials were given (use --registry-auth, or an entry in /etc/bpfhub/auth.json, $REGISTRY_AUTH_FILE, /run/containers/0/auth.json or /root/.docker/config.json)";
+        (void) snprintf(p->hint, sizeof p->hint,
+                        "no credentials were given (use --registry-auth, or an entry in %s/auth.json, $REGISTRY_AUTH_FILE, "
+                        "/run/containers/0/auth.json or /root/.docker/config.json)", p->config_dir);
+        return p->hint;
 }
 
 static int handle_challenge(Pull *p, HttpRequest *req) {
@@ -553,8 +557,10 @@ static int commit(Pull *p) {
         if (r < 0)
                 return fail(p, r, NULL, "Could not record %s in the image store: %m", p->result.reference);
 
-        p->bytes_done = p->bytes_total;
-        report_progress(p);
+        if (p->bytes_done != p->bytes_total) {
+                p->bytes_done = p->bytes_total;
+                report_progress(p);
+        }
         p->step = STEP_DONE;
         pull_finish(p, 0);
         return 0;
