@@ -509,7 +509,7 @@ static int read_string_options(sd_bus_message *msg, const char *const *keys, cha
                                 if (streq(keys[i], key))
                                         break;
                         if (!keys[i])
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'.", key);
                         if (!streq(contents, "s"))
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' must be of type 's'.", key);
                         r = sd_bus_message_read(msg, "v", "s", &v);

@@ -53,7 +53,7 @@ static int read_options(sd_bus_message *msg, const BusOption *table, void *targe
                         if (streq(i->key, key))
                                 o = i;
                 if (!o)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'.", key);
                 r = sd_bus_message_peek_type(msg, NULL, &contents);
                 if (r < 0)
                         return r;
@@ -504,6 +504,9 @@ static int method_unload_group(sd_bus_message *msg, void *userdata, sd_bus_error
                 return r;
         if (isempty(group))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "A group name is required.");
+        r = check_string(group, "group", error);
+        if (r < 0)
+                return r;
         r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_UNLOAD_PROGRAMS,
                                     (const char *const[]) { "group", group, NULL }, error);
         if (r <= 0)
