@@ -371,6 +371,10 @@ static void print_program(json_object *j) {
                         }
                         if (json_str(l, "direction"))
                                 print_field(_("  Direction:"), json_str(l, "direction"));
+                        if (json_get(l, "position")) {
+                                (void) snprintf(buf, sizeof buf, "%" PRIu64, json_object_get_uint64(json_get(l, "position")));
+                                print_field(_("  Position:"), buf);
+                        }
                         if (json_str(l, "modeUsed"))
                                 print_field(_("  Mode:"), json_str(l, "modeUsed"));
                         if (json_str(l, "netns"))
@@ -655,10 +659,47 @@ int verb_get(int argc, char *argv[], void *userdata) {
         return show_program(c, bus, id);
 }
 
+/* list --iface: what runs on the interface's hooks, in order. */
+static int print_hooks(Context *c, json_object *list, const char **headers, size_t n_headers) {
+        _cleanup_(table_freep) Table *t = table_new(n_headers, headers);
+        int r = 0;
+
+        if (!t)
+                return log_oom();
+        for (size_t i = 0; r >= 0 && i < json_object_array_length(list); i++) {
+                json_object *e = json_object_array_get_idx(list, i), *rec = json_get(e, "bpfhub"),
+                            *kernel = json_get(e, "kernel");
+                bool managed = json_object_get_boolean(json_get(e, "managed"));
+                char id[16], pos[16];
+                _cleanup_free_ char *hook = json_str(e, "mode") ? strjoin(json_str(e, "hook"), " (", json_str(e, "mode"), ")")
+                                                                : strdup(strna(json_str(e, "hook")));
+
+                (void) snprintf(id, sizeof id, "%" PRIu64, json_object_get_uint64(json_get(e, "id")));
+                (void) snprintf(pos, sizeof pos, "%" PRIu64, json_object_get_uint64(json_get(e, "position")));
+                r = hook ? table_add_cell(t, hook, CELL_PLAIN) : -ENOMEM;
+                if (r >= 0)
+                        r = table_add_cell(t, pos, CELL_PLAIN);
+                if (r >= 0)
+                        r = table_add_cell(t, id, CELL_PLAIN);
+                if (r >= 0)
+                        r = table_add_cell(t, rec ? json_str(rec, "name") : json_str(kernel, "name"), CELL_PLAIN);
+                if (r >= 0)
+                        r = table_add_cell(t, json_str(kernel, "type"), CELL_PLAIN);
+                if (r >= 0)
+                        r = table_add_cell(t, managed ? _("yes") : _("no"), managed ? CELL_GOOD : CELL_PLAIN);
+        }
+        if (r < 0)
+                return log_oom();
+        (void) pager_open(c->no_pager);
+        return table_print(t, stdout, c->legend, c->colors);
+}
+
 int verb_list(int argc, char *argv[], void *userdata) {
-        enum { ARG_PROGRAM_TYPE = 0x100, ARG_METADATA_SELECTOR, ARG_APPLICATION };
+        enum { ARG_PROGRAM_TYPE = 0x100, ARG_METADATA_SELECTOR, ARG_APPLICATION, ARG_IFACE, ARG_NETNS };
         static const struct option options[] = {
                 { "all",               no_argument,       NULL, 'a' },
+                { "iface",             required_argument, NULL, ARG_IFACE },
+                { "netns",             required_argument, NULL, ARG_NETNS },
                 { "program-type",      required_argument, NULL, ARG_PROGRAM_TYPE },
                 { "metadata-selector", required_argument, NULL, ARG_METADATA_SELECTOR },
                 { "application",       required_argument, NULL, ARG_APPLICATION },
@@ -671,8 +712,9 @@ int verb_list(int argc, char *argv[], void *userdata) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_strv_free_ char **selectors = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        const char *type = NULL, *application = NULL;
+        const char *type = NULL, *application = NULL, *iface = NULL, *netns = NULL;
         const char *headers[] = { _("Program ID"), _("Name"), _("Type"), _("Load Time") };
+        const char *hook_headers[] = { _("Hook"), _("Position"), _("Program ID"), _("Name"), _("Type"), _("Managed") };
         bool all = false;
         json_object *list = NULL;
         int opt, r;
@@ -683,6 +725,8 @@ int verb_list(int argc, char *argv[], void *userdata) {
                 case 'a': all = true; break;
                 case ARG_PROGRAM_TYPE: type = optarg; break;
                 case ARG_APPLICATION: application = optarg; break;
+                case ARG_IFACE: iface = optarg; break;
+                case ARG_NETNS: netns = optarg; break;
                 case ARG_METADATA_SELECTOR:
                         if (!strchr(optarg, '=') || optarg[0] == '=')
                                 return log_error_errno(EINVAL, _("A metadata selector must be KEY=VALUE, got '%s'."), optarg);
@@ -713,6 +757,10 @@ int verb_list(int argc, char *argv[], void *userdata) {
                 r = append_sv(m, "group", "s", application);
         if (r >= 0 && selectors)
                 r = append_kv_option(m, "metadata", selectors);
+        if (r >= 0 && iface)
+                r = append_sv(m, "iface", "s", iface);
+        if (r >= 0 && netns)
+                r = append_sv(m, "netns", "s", netns);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
@@ -737,6 +785,12 @@ int verb_list(int argc, char *argv[], void *userdata) {
                 print_json(c, list);
                 json_object_put(list);
                 return 0;
+        }
+
+        if (iface) {
+                r = print_hooks(c, list, hook_headers, ELEMENTSOF(hook_headers));
+                json_object_put(list);
+                return r;
         }
 
         t = table_new(ELEMENTSOF(headers), headers);

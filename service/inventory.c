@@ -7,6 +7,8 @@ void program_filter_done(ProgramFilter *f) {
         strv_free(f->metadata);
         free(f->group);
         free(f->kernel_type);
+        free(f->iface);
+        free(f->netns);
         *f = (ProgramFilter) { .type = _PROGRAM_TYPE_INVALID };
 }
 
@@ -92,6 +94,47 @@ int inventory_list(State *s, const ProgramFilter *f, json_object **ret) {
         return 0;
 }
 
+int inventory_list_iface(State *s, const ProgramFilter *f, json_object **ret, ErrorInfo *err) {
+        _cleanup_free_ HookEntry *entries = NULL;
+        json_object *arr;
+        size_t n;
+        int r;
+
+        r = link_hook_programs(f->iface, f->netns, &entries, &n, err);
+        if (r < 0)
+                return r;
+        arr = json_object_new_array();
+        if (!arr)
+                return error_info_set(err, ENOMEM, NULL, "Out of memory.");
+        for (size_t i = 0; i < n; i++) {
+                Program *p = state_find_program(s, entries[i].program_id);
+                json_object *e, *kernel = NULL;
+
+                if (p && !matches(p, f))
+                        continue;
+                (void) program_kernel_info_by_id(entries[i].program_id, &kernel);
+                if (p) {
+                        r = managed_entry(p, kernel, &e);
+                        if (r < 0) {
+                                json_object_put(arr);
+                                return error_info_set(err, r, NULL, "Out of memory.");
+                        }
+                } else {
+                        e = json_object_new_object();
+                        json_object_object_add(e, "id", json_object_new_uint64(entries[i].program_id));
+                        json_object_object_add(e, "managed", json_object_new_boolean(false));
+                        json_object_object_add(e, "bpfhub", NULL);
+                        json_object_object_add(e, "kernel", kernel);
+                }
+                json_object_object_add(e, "hook", json_object_new_string(entries[i].hook));
+                json_object_object_add(e, "position", json_object_new_uint64(entries[i].position));
+                json_object_object_add(e, "mode", entries[i].mode ? json_object_new_string(entries[i].mode) : NULL);
+                json_object_array_add(arr, e);
+        }
+        *ret = arr;
+        return 0;
+}
+
 int inventory_get(State *s, uint32_t id, json_object **ret) {
         Program *p = state_find_program(s, id);
         _cleanup_free_ Link **links = NULL;
@@ -117,8 +160,13 @@ int inventory_get(State *s, uint32_t id, json_object **ret) {
         n = state_program_links(s, id, &links);
         for (size_t i = 0; i < n; i++) {
                 json_object *lj;
-                if (link_to_json(links[i], &lj) >= 0)
-                        json_object_array_add(arr, lj);
+                uint32_t position;
+                if (link_to_json(links[i], &lj) < 0)
+                        continue;
+                /* Where it runs now, read from the kernel: other tools may have moved things. */
+                json_object_object_add(lj, "position", link_position(links[i], &position) >= 0
+                                                               ? json_object_new_uint64(position) : NULL);
+                json_object_array_add(arr, lj);
         }
         json_object_object_add(rec, "links", arr);
         json_object_object_add(root, "bpfhub", rec);

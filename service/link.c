@@ -985,3 +985,117 @@ int link_from_json(json_object *j, Link **ret) {
         *ret = TAKE_PTR(l);
         return 0;
 }
+
+typedef struct HookQuery {
+        const char *iface;
+        const char *netns;
+        HookEntry *entries;
+        size_t n;
+        ErrorInfo *err;
+        int result;
+} HookQuery;
+
+static int hook_add(HookQuery *q, const char *hook, uint32_t position, uint32_t id, const char *mode) {
+        if (q->n >= HOOK_ENTRIES_MAX)
+                return -E2BIG;
+        q->entries[q->n++] = (HookEntry) { .hook = hook, .position = position, .program_id = id, .mode = mode };
+        return 0;
+}
+
+static int hook_programs_in_ns(void *userdata) {
+        HookQuery *q = userdata;
+        LIBBPF_OPTS(bpf_xdp_query_opts, xdp);
+        int ifindex = (int) if_nametoindex(q->iface);
+        uint32_t ids[HOOK_ENTRIES_MAX];
+        int r;
+
+        if (ifindex <= 0)
+                return error_info_set(q->err, ENODEV, NULL, "No interface '%s'%s%s.", q->iface,
+                                      q->netns ? " in network namespace " : "", strempty(q->netns));
+        if (bpf_xdp_query(ifindex, 0, &xdp) == 0) {
+                /* Several ids only in the rare multi mode: each mode has one program. */
+                struct { uint32_t id; const char *mode; } xdps[] = {
+                        { xdp.drv_prog_id, "native" }, { xdp.skb_prog_id, "generic" }, { xdp.hw_prog_id, "offload" },
+                };
+                uint32_t pos = 0;
+                for (size_t i = 0; i < ELEMENTSOF(xdps); i++)
+                        if (xdps[i].id > 0 && hook_add(q, "xdp", pos++, xdps[i].id, xdps[i].mode) < 0)
+                                return error_info_set(q->err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "Too many programs on %s.", q->iface);
+        }
+        for (int dir = 0; dir < 2; dir++) {
+                uint32_t n = ELEMENTSOF(ids);
+                r = tcx_query(ifindex, dir == 0, ids, &n, NULL);
+                if (r == -EINVAL || r == -EOPNOTSUPP)
+                        continue;       /* no TCX in this kernel */
+                if (r < 0)
+                        return error_info_set(q->err, r, NULL, "Cannot query the TCX hooks of %s: %m", q->iface);
+                for (uint32_t i = 0; i < n; i++)
+                        if (hook_add(q, dir == 0 ? "tcx-ingress" : "tcx-egress", i, ids[i], NULL) < 0)
+                                return error_info_set(q->err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "Too many programs on %s.", q->iface);
+        }
+        return 0;
+}
+
+int link_hook_programs(const char *iface, const char *netns, HookEntry **ret, size_t *ret_n, ErrorInfo *err) {
+        _cleanup_free_ HookEntry *entries = calloc(HOOK_ENTRIES_MAX, sizeof(HookEntry));
+        HookQuery q = { .iface = iface, .netns = netns, .err = err };
+        int r;
+
+        *err = (ErrorInfo) {};
+        if (!entries)
+                return error_info_set(err, ENOMEM, NULL, "Out of memory.");
+        if (isempty(iface) || strlen(iface) >= IF_NAMESIZE)
+                return error_info_set(err, EINVAL, NULL, "'%.64s' is not an interface name.", strempty(iface));
+        if (netns && (netns[0] != '/' || strlen(netns) > 4096))
+                return error_info_set(err, EINVAL, NULL, "The network namespace must be an absolute path such as /run/netns/NAME.");
+        q.entries = entries;
+        r = in_netns(netns, hook_programs_in_ns, &q);
+        if (r < 0) {
+                if (err->error >= 0 || err->message[0] == '\0')
+                        return error_info_set(err, r, NULL, "Cannot enter network namespace %s: %m", strna(netns));
+                return r;
+        }
+        *ret = TAKE_PTR(entries);
+        *ret_n = q.n;
+        return 0;
+}
+
+typedef struct PositionQuery {
+        const Link *link;
+        uint32_t position;
+} PositionQuery;
+
+static int position_in_ns(void *userdata) {
+        PositionQuery *q = userdata;
+        uint32_t ids[HOOK_ENTRIES_MAX], n = ELEMENTSOF(ids);
+        int ifindex = (int) if_nametoindex(q->link->iface), r;
+
+        if (ifindex <= 0)
+                return -ENODEV;
+        r = tcx_query(ifindex, streq_ptr(q->link->direction, "ingress"), ids, &n, NULL);
+        if (r < 0)
+                return r;
+        for (uint32_t i = 0; i < n; i++)
+                if (ids[i] == q->link->program_id) {
+                        q->position = i;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int link_position(const Link *l, uint32_t *ret) {
+        PositionQuery q = { .link = l };
+        int r;
+
+        if (l->kind == LINK_XDP) {
+                *ret = 0;       /* one program per interface without a dispatcher */
+                return 0;
+        }
+        if (l->kind != LINK_TCX || !l->iface)
+                return -EOPNOTSUPP;
+        r = in_netns(l->netns, position_in_ns, &q);
+        if (r < 0)
+                return r;
+        *ret = q.position;
+        return 0;
+}

@@ -87,6 +87,24 @@ TcxPlacement tcx_placement(Link *const *existing, size_t n, const Link *l);
 /* Program ids on a TCX hook in run order (for tests and `get`). */
 int tcx_query(int ifindex, bool ingress, uint32_t *prog_ids, uint32_t *n, uint64_t *ret_revision);
 
+/* One program on one of an interface's hooks, in run order. */
+typedef struct HookEntry {
+        const char *hook;       /* "xdp", "tcx-ingress", "tcx-egress" */
+        uint32_t position;      /* 0 runs first */
+        uint32_t program_id;
+        const char *mode;       /* xdp: "native", "generic", "offload" or "multi" */
+} HookEntry;
+
+#define HOOK_ENTRIES_MAX 256
+
+/* Every program on the XDP and TCX hooks of iface (in netns, or here when
+ * NULL), whoever attached it, in run order per hook. */
+int link_hook_programs(const char *iface, const char *netns, HookEntry **ret, size_t *ret_n, ErrorInfo *err);
+
+/* Where l runs on its hook (0 first), or -EOPNOTSUPP for kinds without an
+ * order bpfhub can read, -ENOENT when it is not on the hook. */
+int link_position(const Link *l, uint32_t *ret);
+
 /* Attaches pinned program l->program_id as described by l, pins the kernel
  * link at link_pin_path(l->id) and fills in the kernel side of l. On error
  * nothing stays attached. */

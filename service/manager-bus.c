@@ -556,6 +556,8 @@ static const BusOption list_options[] = {
         { "metadata", "a{ss}", option_metadata,     offsetof(ProgramFilter, metadata) },
         { "group",    "s",     option_string,       offsetof(ProgramFilter, group) },
         { "all",      "b",     option_bool,         offsetof(ProgramFilter, all) },
+        { "iface",    "s",     option_string,       offsetof(ProgramFilter, iface) },
+        { "netns",    "s",     option_string,       offsetof(ProgramFilter, netns) },
         {}
 };
 
@@ -572,12 +574,24 @@ static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (f.kernel_type && !f.all)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown program type '%s' (kernel type names need all=true).", f.kernel_type);
+        if (f.netns && !f.iface)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "netns applies only with iface.");
+        if (f.iface && f.all)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "iface lists every program on the interface already; all does not combine with it.");
         r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_INSPECT, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: will be called again once polkit answered */
-        r = inventory_list(m->state, &f, &j);
-        if (r < 0)
-                return r;
+        if (f.iface) {
+                ErrorInfo err;
+                r = inventory_list_iface(m->state, &f, &j, &err);
+                if (r < 0)
+                        return bus_reply_error_info(error, &err);
+        } else {
+                r = inventory_list(m->state, &f, &j);
+                if (r < 0)
+                        return r;
+        }
         return bus_reply_json(msg, j);
 }
 

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -453,6 +454,94 @@ static void test_bad_input(void) {
         env_stop(&e);
 }
 
+
+/* list --iface: every program on an interface's hooks in run order,
+ * including one bpfhub did not attach; get shows each link's position. */
+static uint32_t cli_load_tcx(int priority, const char *iface) {
+        g_autofree char *out = NULL;
+        json_object *j, *rec;
+        uint32_t id;
+
+        g_assert_cmpint(run_ctl(&out, "--json=short load file --path bpf/feature-probes.bpf.o --name probe_tc tcx "
+                                "--iface %s --direction ingress --priority %d", iface, priority), ==, 0);
+        j = json_tokener_parse(out);
+        g_assert_nonnull(j);
+        g_assert_true(json_object_object_get_ex(j, "kernel", &rec));
+        g_assert_true(json_object_object_get_ex(rec, "id", &rec));
+        id = (uint32_t) json_object_get_uint64(rec);
+        json_object_put(j);
+        return id;
+}
+
+static void test_list_iface(void) {
+        g_autofree char *object = fixture_build_path("bpf/feature-probes.bpf.o"), *out = NULL;
+        struct bpf_object *obj;
+        struct bpf_program *prog;
+        uint32_t late, early, foreign = 0;
+        json_object *list, *e, *v;
+        Env e_;
+
+        if (!env_start(&e_, true))
+                return env_stop(&e_);
+        late = cli_load_tcx(50, e_.net.host_if);
+        early = cli_load_tcx(10, e_.net.host_if);
+
+        /* A foreign XDP program, attached with libbpf directly. */
+        obj = bpf_object__open_file(object, NULL);
+        g_assert_nonnull(obj);
+        bpf_object__for_each_program(prog, obj)
+                bpf_program__set_autoload(prog, g_str_equal(bpf_program__name(prog), "probe_xdp"));
+        g_assert_cmpint(bpf_object__load(obj), ==, 0);
+        prog = bpf_object__find_program_by_name(obj, "probe_xdp");
+        g_assert_cmpint(bpf_xdp_attach(e_.net.host_ifindex, bpf_program__fd(prog), XDP_FLAGS_SKB_MODE, NULL), ==, 0);
+        {
+                struct bpf_prog_info info = {};
+                uint32_t len = sizeof info;
+                g_assert_cmpint(bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len), ==, 0);
+                foreign = info.id;
+        }
+
+        g_assert_cmpint(run_ctl(&out, "list --iface %s --json=short", e_.net.host_if), ==, 0);
+        list = json_tokener_parse(out);
+        g_assert_nonnull(list);
+        g_assert_cmpuint(json_object_array_length(list), ==, 3);
+        {
+                static const char *const hooks[] = { "xdp", "tcx-ingress", "tcx-ingress" };
+                uint32_t ids[] = { foreign, early, late };
+                bool managed[] = { false, true, true };
+                uint64_t positions[] = { 0, 0, 1 };
+                for (size_t i = 0; i < 3; i++) {
+                        e = json_object_array_get_idx(list, i);
+                        g_assert_true(json_object_object_get_ex(e, "hook", &v));
+                        g_assert_cmpstr(json_object_get_string(v), ==, hooks[i]);
+                        g_assert_true(json_object_object_get_ex(e, "id", &v));
+                        g_assert_cmpuint(json_object_get_uint64(v), ==, ids[i]);
+                        g_assert_true(json_object_object_get_ex(e, "managed", &v));
+                        g_assert_cmpint(json_object_get_boolean(v), ==, managed[i]);
+                        g_assert_true(json_object_object_get_ex(e, "position", &v));
+                        g_assert_cmpuint(json_object_get_uint64(v), ==, positions[i]);
+                }
+        }
+        json_object_put(list);
+        g_clear_pointer(&out, g_free);
+        g_assert_cmpint(run_ctl(&out, "list --iface %s", e_.net.host_if), ==, 0);
+        g_assert_nonnull(strstr(out, "xdp (generic)"));
+        g_clear_pointer(&out, g_free);
+        g_assert_cmpint(run_ctl(&out, "get %u", late), ==, 0);
+        g_assert_nonnull(strstr(out, "Position:"));
+        g_assert_nonnull(g_strstr_len(strstr(out, "Position:"), 64, "1"));
+        g_clear_pointer(&out, g_free);
+        g_assert_cmpint(run_ctl(&out, "list --iface no-such-if0 2>&1"), !=, 0);
+        g_assert_nonnull(strstr(out, "No interface"));
+
+        g_assert_cmpint(bpf_xdp_detach(e_.net.host_ifindex, XDP_FLAGS_SKB_MODE, NULL), ==, 0);
+        bpf_object__close(obj);
+        g_assert_cmpint(run_ctl(NULL, "unload %u", late), ==, 0);
+        g_assert_cmpint(run_ctl(NULL, "unload %u", early), ==, 0);
+        assert_clean(&e_);
+        env_stop(&e_);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         signal(SIGPIPE, SIG_IGN);
@@ -461,5 +550,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/programs/sigkill-after-load-and-attach", test_sigkill_after_load_and_attach);
         g_test_add_func("/programs/sigkill-mid-attach", test_sigkill_mid_attach);
         g_test_add_func("/programs/bad-input", test_bad_input);
+        g_test_add_func("/programs/list-iface", test_list_iface);
         return g_test_run();
 }
