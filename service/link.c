@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -805,9 +806,33 @@ typedef struct TcDump {
         bool any;
 } TcDump;
 
-/* Dumps the filters of one clsact direction over rtnetlink; sets any when
- * the kernel returns at least one. */
-static int dump_filters(int ifindex, uint32_t parent, bool *any) {
+typedef void (*tc_bpf_filter_t)(uint32_t priority, uint32_t program_id, void *userdata);
+
+/* The program id of a cls_bpf filter message, or 0. */
+static uint32_t filter_bpf_program(struct nlmsghdr *h) {
+        struct tcmsg *tc = NLMSG_DATA(h);
+        int len = (int) h->nlmsg_len - (int) NLMSG_LENGTH(sizeof(*tc));
+        bool is_bpf = false;
+        uint32_t id = 0;
+
+        for (struct rtattr *a = (struct rtattr *) ((char *) tc + NLMSG_ALIGN(sizeof(*tc))); RTA_OK(a, len);
+             a = RTA_NEXT(a, len)) {
+                if (a->rta_type == TCA_KIND)
+                        is_bpf = RTA_PAYLOAD(a) >= 4 && strneq(RTA_DATA(a), "bpf", 4);
+                else if (a->rta_type == TCA_OPTIONS) {
+                        int olen = (int) RTA_PAYLOAD(a);
+                        for (struct rtattr *o = RTA_DATA(a); RTA_OK(o, olen); o = RTA_NEXT(o, olen))
+                                if (o->rta_type == TCA_BPF_ID && RTA_PAYLOAD(o) >= sizeof(uint32_t))
+                                        memcpy(&id, RTA_DATA(o), sizeof id);
+                }
+        }
+        return is_bpf ? id : 0;
+}
+
+/* Dumps the filters of one clsact direction over rtnetlink (the kernel
+ * answers in priority order, which is run order); sets any when there is at
+ * least one and reports each cls_bpf filter's program to on_bpf. */
+static int dump_filters_full(int ifindex, uint32_t parent, bool *any, tc_bpf_filter_t on_bpf, void *userdata) {
         struct {
                 struct nlmsghdr nh;
                 struct tcmsg tc;
@@ -834,10 +859,18 @@ static int dump_filters(int ifindex, uint32_t parent, bool *any) {
                                 const struct nlmsgerr *e = NLMSG_DATA(h);
                                 return e->error == -EINVAL || e->error == -ENOENT ? 0 : e->error;
                         }
-                        if (h->nlmsg_type == RTM_NEWTFILTER)
+                        if (h->nlmsg_type == RTM_NEWTFILTER) {
+                                uint32_t id = on_bpf ? filter_bpf_program(h) : 0;
                                 *any = true;
+                                if (id > 0)
+                                        on_bpf(TC_H_MAJ(((struct tcmsg *) NLMSG_DATA(h))->tcm_info) >> 16, id, userdata);
+                        }
                 }
         }
+}
+
+static int dump_filters(int ifindex, uint32_t parent, bool *any) {
+        return dump_filters_full(ifindex, parent, any, NULL, NULL);
 }
 
 static int tc_dump_in_ns(void *userdata) {
@@ -1002,6 +1035,20 @@ static int hook_add(HookQuery *q, const char *hook, uint32_t position, uint32_t 
         return 0;
 }
 
+typedef struct TcCollect {
+        HookQuery *q;
+        const char *hook;
+        uint32_t position;
+        bool overflow;
+} TcCollect;
+
+static void tc_collect(uint32_t priority, uint32_t program_id, void *userdata) {
+        TcCollect *c = userdata;
+
+        if (hook_add(c->q, c->hook, c->position++, program_id, NULL) < 0)
+                c->overflow = true;
+}
+
 static int hook_programs_in_ns(void *userdata) {
         HookQuery *q = userdata;
         LIBBPF_OPTS(bpf_xdp_query_opts, xdp);
@@ -1022,16 +1069,26 @@ static int hook_programs_in_ns(void *userdata) {
                         if (xdps[i].id > 0 && hook_add(q, "xdp", pos++, xdps[i].id, xdps[i].mode) < 0)
                                 return error_info_set(q->err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "Too many programs on %s.", q->iface);
         }
+        /* Per direction in the kernel's order: TCX links first, then the
+         * legacy clsact filters (by priority). */
         for (int dir = 0; dir < 2; dir++) {
+                TcCollect c = { .q = q, .hook = dir == 0 ? "tc-ingress" : "tc-egress" };
                 uint32_t n = ELEMENTSOF(ids);
+                bool any = false;
+
                 r = tcx_query(ifindex, dir == 0, ids, &n, NULL);
-                if (r == -EINVAL || r == -EOPNOTSUPP)
-                        continue;       /* no TCX in this kernel */
-                if (r < 0)
+                if (r < 0 && r != -EINVAL && r != -EOPNOTSUPP)  /* EINVAL: no TCX in this kernel */
                         return error_info_set(q->err, r, NULL, "Cannot query the TCX hooks of %s: %m", q->iface);
-                for (uint32_t i = 0; i < n; i++)
+                for (uint32_t i = 0; r >= 0 && i < n; i++)
                         if (hook_add(q, dir == 0 ? "tcx-ingress" : "tcx-egress", i, ids[i], NULL) < 0)
                                 return error_info_set(q->err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "Too many programs on %s.", q->iface);
+
+                r = dump_filters_full(ifindex, TC_H_MAKE(TC_H_CLSACT, dir == 0 ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS), &any,
+                                      tc_collect, &c);
+                if (r < 0)
+                        return error_info_set(q->err, r, NULL, "Cannot list the tc filters of %s: %m", q->iface);
+                if (c.overflow)
+                        return error_info_set(q->err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "Too many programs on %s.", q->iface);
         }
         return 0;
 }

@@ -89,7 +89,7 @@ int tcx_query(int ifindex, bool ingress, uint32_t *prog_ids, uint32_t *n, uint64
 
 /* One program on one of an interface's hooks, in run order. */
 typedef struct HookEntry {
-        const char *hook;       /* "xdp", "tcx-ingress", "tcx-egress" */
+        const char *hook;       /* "xdp", "tc-ingress", "tc-egress" (legacy cls_bpf), "tcx-ingress", "tcx-egress" */
         uint32_t position;      /* 0 runs first */
         uint32_t program_id;
         const char *mode;       /* xdp: "native", "generic", "offload" or "multi" */
@@ -97,7 +97,7 @@ typedef struct HookEntry {
 
 #define HOOK_ENTRIES_MAX 256
 
-/* Every program on the XDP and TCX hooks of iface (in netns, or here when
+/* Every program on the XDP, tc (clsact cls_bpf) and TCX hooks of iface (in netns, or here when
  * NULL), whoever attached it, in run order per hook. */
 int link_hook_programs(const char *iface, const char *netns, HookEntry **ret, size_t *ret_n, ErrorInfo *err);
 

@@ -477,7 +477,7 @@ static void test_list_iface(void) {
         g_autofree char *object = fixture_build_path("bpf/feature-probes.bpf.o"), *out = NULL;
         struct bpf_object *obj;
         struct bpf_program *prog;
-        uint32_t late, early, foreign = 0;
+        uint32_t late, early, legacy, foreign = 0;
         json_object *list, *e, *v;
         Env e_;
 
@@ -485,6 +485,12 @@ static void test_list_iface(void) {
                 return env_stop(&e_);
         late = cli_load_tcx(50, e_.net.host_if);
         early = cli_load_tcx(10, e_.net.host_if);
+        {
+                g_autofree char *o = NULL;
+                g_assert_cmpint(run_ctl(&o, "--json=short load file --path bpf/feature-probes.bpf.o --name probe_tc tc "
+                                        "--iface %s --direction ingress --priority 5", e_.net.host_if), ==, 0);
+                legacy = (uint32_t) g_ascii_strtoull(strstr(strstr(o, "\"kernel\":{"), "\"id\":") + 5, NULL, 10);
+        }
 
         /* A foreign XDP program, attached with libbpf directly. */
         obj = bpf_object__open_file(object, NULL);
@@ -504,13 +510,14 @@ static void test_list_iface(void) {
         g_assert_cmpint(run_ctl(&out, "list --iface %s --json=short", e_.net.host_if), ==, 0);
         list = json_tokener_parse(out);
         g_assert_nonnull(list);
-        g_assert_cmpuint(json_object_array_length(list), ==, 3);
+        g_assert_cmpuint(json_object_array_length(list), ==, 4);
         {
-                static const char *const hooks[] = { "xdp", "tcx-ingress", "tcx-ingress" };
-                uint32_t ids[] = { foreign, early, late };
-                bool managed[] = { false, true, true };
-                uint64_t positions[] = { 0, 0, 1 };
-                for (size_t i = 0; i < 3; i++) {
+                /* Run order: XDP, then per direction TCX links before legacy tc filters. */
+                static const char *const hooks[] = { "xdp", "tcx-ingress", "tcx-ingress", "tc-ingress" };
+                uint32_t ids[] = { foreign, early, late, legacy };
+                bool managed[] = { false, true, true, true };
+                uint64_t positions[] = { 0, 0, 1, 0 };
+                for (size_t i = 0; i < 4; i++) {
                         e = json_object_array_get_idx(list, i);
                         g_assert_true(json_object_object_get_ex(e, "hook", &v));
                         g_assert_cmpstr(json_object_get_string(v), ==, hooks[i]);
@@ -538,6 +545,7 @@ static void test_list_iface(void) {
         bpf_object__close(obj);
         g_assert_cmpint(run_ctl(NULL, "unload %u", late), ==, 0);
         g_assert_cmpint(run_ctl(NULL, "unload %u", early), ==, 0);
+        g_assert_cmpint(run_ctl(NULL, "unload %u", legacy), ==, 0);
         assert_clean(&e_);
         env_stop(&e_);
 }
