@@ -105,3 +105,77 @@ int bus_reply_json(sd_bus_message *msg, json_object *j) {
         json_object_put(j);
         return r;
 }
+
+int bus_check_string(const char *s, const char *what, sd_bus_error *error) {
+        if (strlen(s) > BUS_STRING_MAX)
+                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "%s is longer than %d bytes.", what, BUS_STRING_MAX);
+        return 0;
+}
+
+
+/* Reads an a{sv} of options described by table into target. Unknown keys
+ * and wrong types are InvalidArgs: a typo must not be silently ignored. */
+int bus_read_options(sd_bus_message *msg, const BusOption *table, void *target, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const BusOption *o = NULL;
+                const char *key, *contents;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                for (const BusOption *i = table; i->key; i++)
+                        if (streq(i->key, key))
+                                o = i;
+                if (!o)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'.", key);
+                r = sd_bus_message_peek_type(msg, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, o->signature))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' must be of type '%s', got '%s'.", key, o->signature, contents);
+                r = sd_bus_message_enter_container(msg, 'v', o->signature);
+                if (r < 0)
+                        return r;
+                r = o->parse(msg, key, (uint8_t *) target + o->offset, error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+int bus_option_string(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error) {
+        char **field = target;
+        const char *v;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &v);
+        if (r < 0)
+                return r;
+        r = bus_check_string(v, key, error);
+        if (r < 0)
+                return r;
+        free(*field);
+        *field = isempty(v) ? NULL : strdup(v);
+        return isempty(v) || *field ? 0 : -ENOMEM;
+}
+
+int bus_option_bool(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error) {
+        int b, r = sd_bus_message_read(msg, "b", &b);
+        if (r >= 0)
+                *(bool *) target = b;
+        return r;
+}

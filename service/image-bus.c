@@ -477,59 +477,34 @@ int image_bus_prepare_load(Manager *m, sd_bus_message *msg, LoadRequest *req, co
         return 0;
 }
 
-/* Reads an a{sv} of string options named in keys (NULL-terminated) into
- * values; anything else is InvalidArgs. */
-static int read_string_options(sd_bus_message *msg, const char *const *keys, char **values, bool *flag,
-                               const char *flag_key, sd_bus_error *error) {
-        int r;
+typedef struct PullOptions {
+        char *pull_policy;
+        char *registry_auth;
+} PullOptions;
 
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key, *contents, *v;
-                size_t i;
+static const BusOption pull_options[] = {
+        { "pull_policy",   "s", bus_option_string, offsetof(PullOptions, pull_policy) },
+        { "registry_auth", "s", bus_option_string, offsetof(PullOptions, registry_auth) },
+        {}
+};
 
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(msg, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (flag_key && streq(key, flag_key)) {
-                        int b;
-                        if (!streq(contents, "b"))
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' must be of type 'b'.", key);
-                        r = sd_bus_message_read(msg, "v", "b", &b);
-                        if (r < 0)
-                                return r;
-                        *flag = b;
-                } else {
-                        for (i = 0; keys[i]; i++)
-                                if (streq(keys[i], key))
-                                        break;
-                        if (!keys[i])
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'.", key);
-                        if (!streq(contents, "s"))
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' must be of type 's'.", key);
-                        r = sd_bus_message_read(msg, "v", "s", &v);
-                        if (r < 0)
-                                return r;
-                        if (strlen(v) > 4096)
-                                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "Option '%s' is longer than 4096 bytes.", key);
-                        free(values[i]);
-                        values[i] = isempty(v) ? NULL : strdup(v);
-                        if (!isempty(v) && !values[i])
-                                return -ENOMEM;
-                }
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
+static void pull_options_done(PullOptions *o) {
+        o->pull_policy = mfree(o->pull_policy);
+        if (o->registry_auth)
+                explicit_bzero(o->registry_auth, strlen(o->registry_auth));
+        o->registry_auth = mfree(o->registry_auth);
 }
+
+static const BusOption no_options[] = { {} };
+
+typedef struct PruneOptions {
+        bool all;
+} PruneOptions;
+
+static const BusOption prune_options[] = {
+        { "all", "b", bus_option_bool, offsetof(PruneOptions, all) },
+        {}
+};
 
 static int reply_transfer(sd_bus_message *msg, Transfer *t) {
         transfer_add_requester(t, msg);
@@ -537,12 +512,11 @@ static int reply_transfer(sd_bus_message *msg, Transfer *t) {
 }
 
 int method_pull_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        static const char *const keys[] = { "pull_policy", "registry_auth", NULL };
         Manager *m = ASSERT_PTR(userdata);
+        _cleanup_(pull_options_done) PullOptions opts = {};
         _cleanup_(stored_image_done) StoredImage img = {};
         _cleanup_(image_ref_freep) ImageRef *ref = NULL;
         _cleanup_(registry_credentials_done) RegistryCredentials creds = {};
-        char *values[2] = {};
         const char *source;
         PullPolicy policy;
         Transfer *t;
@@ -552,13 +526,13 @@ int method_pull_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = sd_bus_message_read(msg, "s", &source);
         if (r < 0)
                 return r;
-        r = read_string_options(msg, keys, values, NULL, NULL, error);
-        _cleanup_free_ char *pull_policy = values[0];
-        _cleanup_free_ char *registry_auth = values[1];
+        r = bus_read_options(msg, pull_options, &opts, error);
         if (r < 0)
                 return r;
-        if (strlen(source) > 4096)
-                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "The image reference is longer than 4096 bytes.");
+        r = bus_check_string(source, "The image reference", error);
+        if (r < 0)
+                return r;
+        const char *pull_policy = opts.pull_policy, *registry_auth = opts.registry_auth;
         r = image_bus_check_source(source, pull_policy, registry_auth, error);
         if (r < 0)
                 return r;
@@ -616,14 +590,13 @@ static int image_json(Manager *m, const StoredImage *img, json_object **ret, Err
 }
 
 int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        static const char *const keys[] = { NULL };
         Manager *m = ASSERT_PTR(userdata);
         StoredImage *images = NULL;
         json_object *array;
         size_t n = 0;
         int r;
 
-        r = read_string_options(msg, keys, NULL, NULL, NULL, error);
+        r = bus_read_options(msg, no_options, NULL, error);
         if (r < 0)
                 return r;
         r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_INSPECT, NULL, error);
@@ -658,8 +631,9 @@ static int find_image(Manager *m, const char *name, StoredImage *ret, sd_bus_err
         ErrorInfo e;
         int r;
 
-        if (strlen(name) > 4096)
-                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "The image name is longer than 4096 bytes.");
+        r = bus_check_string(name, "The image name", error);
+        if (r < 0)
+                return r;
         r = image_store_find(m->images, name, ret);
         if (r == -ENOENT && !startswith(name, "oci:") && !digest_is_valid(name) && image_ref_parse(name, &ref, &e) >= 0 &&
             (full = image_ref_to_string(ref)))
@@ -747,8 +721,9 @@ int method_remove_image(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        if (strlen(name) > 4096)
-                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "The image name is longer than 4096 bytes.");
+        r = bus_check_string(name, "The image name", error);
+        if (r < 0)
+                return r;
         /* Authorize before looking: an unauthorized caller learns nothing about the store. */
         const char *details[] = { "reference", name, NULL };
         r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_MANAGE_IMAGES, details, error);
@@ -768,20 +743,19 @@ int method_remove_image(sd_bus_message *msg, void *userdata, sd_bus_error *error
 }
 
 int method_prune_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        static const char *const keys[] = { NULL };
         Manager *m = ASSERT_PTR(userdata);
         unsigned removed = 0, images_removed = 0;
         uint64_t freed = 0;
-        bool all = false;
+        PruneOptions opts = {};
         int r;
 
-        r = read_string_options(msg, keys, NULL, &all, "all", error);
+        r = bus_read_options(msg, prune_options, &opts, error);
         if (r < 0)
                 return r;
         r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_MANAGE_IMAGES, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (all) {
+        if (opts.all) {
                 StoredImage *images;
                 size_t n;
                 r = image_store_list(m->images, &images, &n);

@@ -9,7 +9,6 @@
 #include "manager-bus.h"
 #include "program-bus.h"
 
-#define STRING_MAX 4096
 #define METADATA_MAX 64
 #define GLOBALS_MAX 64
 
@@ -17,81 +16,6 @@ static Manager *the_manager;
 
 Manager *bus_manager(sd_bus *bus) {
         return ASSERT_PTR(the_manager);
-}
-
-static int check_string(const char *s, const char *what, sd_bus_error *error) {
-        if (strlen(s) > STRING_MAX)
-                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "%s is longer than %d bytes.", what, STRING_MAX);
-        return 0;
-}
-
-typedef int (*option_fn)(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error);
-
-typedef struct BusOption {
-        const char *key;
-        const char *signature;
-        option_fn parse;
-        size_t offset;
-} BusOption;
-
-/* Reads an a{sv} of options described by table into target. Unknown keys
- * and wrong types are InvalidArgs: a typo must not be silently ignored. */
-static int read_options(sd_bus_message *msg, const BusOption *table, void *target, sd_bus_error *error) {
-        int r;
-
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const BusOption *o = NULL;
-                const char *key, *contents;
-
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r < 0)
-                        return r;
-                for (const BusOption *i = table; i->key; i++)
-                        if (streq(i->key, key))
-                                o = i;
-                if (!o)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.64s'.", key);
-                r = sd_bus_message_peek_type(msg, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (!streq(contents, o->signature))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option '%s' must be of type '%s', got '%s'.", key, o->signature, contents);
-                r = sd_bus_message_enter_container(msg, 'v', o->signature);
-                if (r < 0)
-                        return r;
-                r = o->parse(msg, key, (uint8_t *) target + o->offset, error);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
-}
-
-static int option_string(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error) {
-        char **field = target;
-        const char *v;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &v);
-        if (r < 0)
-                return r;
-        r = check_string(v, key, error);
-        if (r < 0)
-                return r;
-        free(*field);
-        *field = isempty(v) ? NULL : strdup(v);
-        return isempty(v) || *field ? 0 : -ENOMEM;
 }
 
 static int option_u32(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error) {
@@ -106,12 +30,6 @@ static int option_u64(sd_bus_message *msg, const char *key, void *target, sd_bus
         return sd_bus_message_read(msg, "t", target);
 }
 
-static int option_bool(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error) {
-        int b, r = sd_bus_message_read(msg, "b", &b);
-        if (r >= 0)
-                *(bool *) target = b;
-        return r;
-}
 
 static int option_strv(sd_bus_message *msg, const char *key, void *target, sd_bus_error *error) {
         char ***field = target;
@@ -123,7 +41,7 @@ static int option_strv(sd_bus_message *msg, const char *key, void *target, sd_bu
         if (strv_length(l) > METADATA_MAX)
                 return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "At most %d entries in '%s'.", METADATA_MAX, key);
         STRV_FOREACH(i, l) {
-                r = check_string(*i, key, error);
+                r = bus_check_string(*i, key, error);
                 if (r < 0)
                         return r;
         }
@@ -170,10 +88,10 @@ typedef struct LoadOptions {
 static const BusOption load_options[] = {
         { "globals",      "as",    option_strv,     offsetof(LoadOptions, globals) },
         { "metadata",     "a{ss}", option_metadata, offsetof(LoadOptions, metadata) },
-        { "group",        "s",     option_string,   offsetof(LoadOptions, group) },
+        { "group",        "s",     bus_option_string,   offsetof(LoadOptions, group) },
         { "map_owner_id", "u",     option_u32,      offsetof(LoadOptions, map_owner_id) },
-        { "pull_policy",  "s",     option_string,   offsetof(LoadOptions, pull_policy) },
-        { "registry_auth", "s",    option_string,   offsetof(LoadOptions, registry_auth) },
+        { "pull_policy",  "s",     bus_option_string,   offsetof(LoadOptions, pull_policy) },
+        { "registry_auth", "s",    bus_option_string,   offsetof(LoadOptions, registry_auth) },
         {}
 };
 
@@ -187,7 +105,7 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_read(msg, "s", &source);
         if (r < 0)
                 return r;
-        r = check_string(source, "source", error);
+        r = bus_check_string(source, "source", error);
         if (r < 0)
                 return r;
         if (image_source_kind(source) == IMAGE_SOURCE_FILE) {
@@ -230,7 +148,7 @@ static int method_load(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (req.n_programs == 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No programs to load.");
 
-        r = read_options(msg, load_options, &opts, error);
+        r = bus_read_options(msg, load_options, &opts, error);
         if (r >= 0 && strv_length(opts.globals) > GLOBALS_MAX)
                 r = sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED, "At most %d globals.", GLOBALS_MAX);
         if (r >= 0) {
@@ -338,19 +256,19 @@ int manager_bus_finish_load(Manager *m, sd_bus_message *msg, LoadRequest *req, s
 }
 
 static const BusOption attach_options[] = {
-        { "iface",       "s",  option_string, offsetof(Link, iface) },
-        { "netns",       "s",  option_string, offsetof(Link, netns) },
-        { "direction",   "s",  option_string, offsetof(Link, direction) },
+        { "iface",       "s",  bus_option_string, offsetof(Link, iface) },
+        { "netns",       "s",  bus_option_string, offsetof(Link, netns) },
+        { "direction",   "s",  bus_option_string, offsetof(Link, direction) },
         { "priority",    "i",  option_i32,    offsetof(Link, priority) },
         { "proceed_on",  "as", option_strv,   offsetof(Link, proceed_on) },
-        { "mode",        "s",  option_string, offsetof(Link, mode) },
-        { "tracepoint",  "s",  option_string, offsetof(Link, tracepoint) },
-        { "function",    "s",  option_string, offsetof(Link, function) },
+        { "mode",        "s",  bus_option_string, offsetof(Link, mode) },
+        { "tracepoint",  "s",  bus_option_string, offsetof(Link, tracepoint) },
+        { "function",    "s",  bus_option_string, offsetof(Link, function) },
         { "offset",      "t",  option_u64,    offsetof(Link, offset) },
-        { "target",      "s",  option_string, offsetof(Link, target) },
+        { "target",      "s",  bus_option_string, offsetof(Link, target) },
         { "pid",         "i",  option_i32,    offsetof(Link, pid) },
-        { "cgroup",      "s",  option_string, offsetof(Link, cgroup) },
-        { "attach_type", "s",  option_string, offsetof(Link, attach_type) },
+        { "cgroup",      "s",  bus_option_string, offsetof(Link, cgroup) },
+        { "attach_type", "s",  bus_option_string, offsetof(Link, attach_type) },
         {}
 };
 
@@ -377,7 +295,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown attach kind '%s' (xdp, tc, tcx, tracepoint, kprobe, kretprobe, uprobe, "
                                          "uretprobe, fentry, fexit, cgroup).", kind);
-        r = read_options(msg, attach_options, l, error);
+        r = bus_read_options(msg, attach_options, l, error);
         if (r < 0)
                 return r;
 
@@ -504,7 +422,7 @@ static int method_unload_group(sd_bus_message *msg, void *userdata, sd_bus_error
                 return r;
         if (isempty(group))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "A group name is required.");
-        r = check_string(group, "group", error);
+        r = bus_check_string(group, "group", error);
         if (r < 0)
                 return r;
         r = bus_verify_polkit_async(&m->polkit, msg, POLKIT_ACTION_UNLOAD_PROGRAMS,
@@ -554,10 +472,10 @@ static int option_program_type(sd_bus_message *msg, const char *key, void *targe
 static const BusOption list_options[] = {
         { "type",     "s",     option_program_type, offsetof(ProgramFilter, type) },
         { "metadata", "a{ss}", option_metadata,     offsetof(ProgramFilter, metadata) },
-        { "group",    "s",     option_string,       offsetof(ProgramFilter, group) },
-        { "all",      "b",     option_bool,         offsetof(ProgramFilter, all) },
-        { "iface",    "s",     option_string,       offsetof(ProgramFilter, iface) },
-        { "netns",    "s",     option_string,       offsetof(ProgramFilter, netns) },
+        { "group",    "s",     bus_option_string,       offsetof(ProgramFilter, group) },
+        { "all",      "b",     bus_option_bool,         offsetof(ProgramFilter, all) },
+        { "iface",    "s",     bus_option_string,       offsetof(ProgramFilter, iface) },
+        { "netns",    "s",     bus_option_string,       offsetof(ProgramFilter, netns) },
         {}
 };
 
@@ -568,7 +486,7 @@ static int method_list_programs(sd_bus_message *msg, void *userdata, sd_bus_erro
         json_object *j;
         int r;
 
-        r = read_options(msg, list_options, &f, error);
+        r = bus_read_options(msg, list_options, &f, error);
         if (r < 0)
                 return r;
         if (f.kernel_type && !f.all)
