@@ -113,73 +113,75 @@ static bool host_is_insecure(const Pull *p, const char *host) {
         return strv_contains(p->insecure, host);
 }
 
+/* Appends the file at path (at most max bytes) and a newline to the bundle. */
+static int bundle_append_file(char **bundle, size_t *size, const char *path, size_t max) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+        char *b;
+        int r;
+
+        r = read_full_file(path, max, &text, &n);
+        if (r < 0)
+                return r;
+        b = realloc(*bundle, *size + n + 2);
+        if (!b)
+                return -ENOMEM;
+        memcpy(b + *size, text, n);
+        *size += n;
+        b[(*size)++] = '\n';
+        *bundle = b;
+        return 0;
+}
+
+/* Appends every *.crt of dir; returns how many. */
+static int bundle_append_dir(char **bundle, size_t *size, const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        int n = 0, r;
+
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+                size_t len = strlen(de->d_name);
+
+                if (len < 5 || !streq(de->d_name + len - 4, ".crt"))
+                        continue;
+                path = strjoin(dir, "/", de->d_name);
+                if (!path)
+                        return -ENOMEM;
+                r = bundle_append_file(bundle, size, path, 1U << 20);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        log_warning_errno(r, "Ignoring CA certificate %s: %m", path);
+                        continue;
+                }
+                n++;
+        }
+        return n;
+}
+
 /* System CAs plus <config_dir>/certs.d/<host>/\*.crt and
  * /etc/containers/certs.d/<host>/\*.crt, as one PEM file for curl (GnuTLS
  * curl takes no in-memory bundle). NULL path: no registry-specific CAs. */
 static int assemble_ca_bundle(const Pull *p, const char *host, char **ret) {
-        _cleanup_free_ char *bundle = NULL, *ca_dir = NULL, *ours = NULL, *name = NULL;
-        const char *dirs[2];
-        size_t size = 0, allocated = 0;
-        bool any = false;
-        int r;
+        _cleanup_free_ char *bundle = NULL, *ca_dir = NULL, *name = NULL, *ours = NULL, *containers = NULL;
+        size_t size = 0;
+        int r, any = 0;
 
         ours = strjoin(p->config_dir, "/certs.d/", host);
-        if (!ours)
+        containers = strjoin("/etc/containers/certs.d/", host);
+        if (!ours || !containers)
                 return -ENOMEM;
-        dirs[0] = ours;
-        dirs[1] = NULL;
-        _cleanup_free_ char *containers = strjoin("/etc/containers/certs.d/", host);
-        if (!containers)
-                return -ENOMEM;
-        dirs[1] = containers;
-
-        for (size_t pass = 0; pass < 3; pass++) {
-                _cleanup_(closedirp) DIR *d = NULL;
-                struct dirent *de;
-                /* pass 0: the system bundle, then the two certs.d directories. */
-                if (pass == 0) {
-                        _cleanup_free_ char *text = NULL;
-                        size_t n;
-                        if (read_full_file(SYSTEM_CA_BUNDLE, 16U << 20, &text, &n) >= 0) {
-                                char *b = realloc(bundle, size + n + 2);
-                                if (!b)
-                                        return -ENOMEM;
-                                bundle = b;
-                                memcpy(bundle + size, text, n);
-                                size += n;
-                                bundle[size++] = '\n';
-                                allocated = size;
-                        }
-                        continue;
-                }
-                d = opendir(dirs[pass - 1]);
-                if (!d)
-                        continue;
-                while ((de = readdir(d))) {
-                        _cleanup_free_ char *path = NULL, *text = NULL;
-                        size_t n, len = strlen(de->d_name);
-                        if (len < 5 || !streq(de->d_name + len - 4, ".crt"))
-                                continue;
-                        path = strjoin(dirs[pass - 1], "/", de->d_name);
-                        if (!path)
-                                return -ENOMEM;
-                        if (read_full_file(path, 1U << 20, &text, &n) < 0) {
-                                log_warning("Ignoring CA certificate %s: cannot read it.", path);
-                                continue;
-                        }
-                        char *b = realloc(bundle, size + n + 2);
-                        if (!b)
-                                return -ENOMEM;
-                        bundle = b;
-                        memcpy(bundle + size, text, n);
-                        size += n;
-                        bundle[size++] = '\n';
-                        allocated = size;
-                        any = true;
-                }
+        r = bundle_append_file(&bundle, &size, SYSTEM_CA_BUNDLE, 16U << 20);
+        if (r == -ENOMEM)
+                return r;
+        for (size_t i = 0; i < 2; i++) {
+                r = bundle_append_dir(&bundle, &size, i == 0 ? ours : containers);
+                if (r < 0)
+                        return r;
+                any += r;
         }
-        (void) allocated;
-        if (!any) {
+        if (any == 0) {
                 *ret = NULL;
                 return 0;
         }
