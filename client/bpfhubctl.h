@@ -76,6 +76,8 @@ int call_json(Context *c, sd_bus *bus, const char *method, const char *what, jso
 void print_json(Context *c, json_object *j);
 void print_field(const char *label, const char *value);
 char *format_time(uint64_t usec, char *buf, size_t size);
+/* The strings of a JSON array joined by sep ("" for a missing array). */
+char *join_array(json_object *a, const char *sep);
 
 /* Calls that may wait for a registry. */
 #define IMAGE_CALL_TIMEOUT_USEC (10ULL * 60 * 1000 * 1000)

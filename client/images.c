@@ -234,25 +234,9 @@ static json_object *pairs_keys(json_object *o) {
 
 static char *join_keys(json_object *o) {
         json_object *keys = pairs_keys(o);
-        char *s = strdup("");
+        char *s = join_array(keys, ", ");
 
-        for (size_t i = 0; s && i < json_object_array_length(keys); i++) {
-                char *t = strjoin(s, i ? ", " : "", json_object_get_string(json_object_array_get_idx(keys, i)));
-                free(s);
-                s = t;
-        }
         json_object_put(keys);
-        return s;
-}
-
-static char *join_strings(json_object *a) {
-        char *s = strdup("");
-
-        for (size_t i = 0; s && a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
-                char *t = strjoin(s, i ? ", " : "", json_object_get_string(json_object_array_get_idx(a, i)));
-                free(s);
-                s = t;
-        }
         return s;
 }
 
@@ -359,7 +343,7 @@ static int image_inspect(Context *c, int argc, char *argv[]) {
         print_field(_("Reference:"), json_str(j, "reference"));
         print_field(_("Digest:"), json_str(j, "digest"));
         print_field(_("Index Digest:"), json_str(j, "indexDigest"));
-        platforms = join_strings(json_get(j, "indexPlatforms"));
+        platforms = join_array(json_get(j, "indexPlatforms"), ", ");
         print_field(_("Index Platforms:"), platforms);
         print_field(_("Format:"), json_str(j, "format"));
         print_field(_("Architecture:"), json_str(j, "architecture"));

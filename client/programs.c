@@ -318,7 +318,7 @@ void print_field(const char *label, const char *value) {
         printf(" %s%*s %s\n", label, w < 33 ? (int) (33 - w) : 0, "", value && *value ? value : _("None"));
 }
 
-static char *join_array(json_object *a, const char *sep) {
+char *join_array(json_object *a, const char *sep) {
         size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
         char *s = strdup("");
 

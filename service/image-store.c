@@ -6,6 +6,7 @@
 
 #include "fileio.h"
 #include "image-ref.h"
+#include "json-util.h"
 #include "image-store.h"
 #include "oci.h"
 #include "time-util.h"
@@ -289,12 +290,8 @@ int image_store_read_blob(const ImageStore *s, const char *digest, size_t max, c
         return 0;
 }
 
-static void json_putp(json_object **j) {
-        if (*j)
-                json_object_put(*j);
-}
-
-static int read_index(const ImageStore *s, json_object **ret) {
+/* index.json and its manifests array (owned by the object). */
+static int read_index(const ImageStore *s, json_object **ret, json_object **ret_manifests) {
         _cleanup_free_ char *path = store_path(s, "index.json"), *text = NULL;
         json_object *j, *manifests;
         size_t size;
@@ -312,6 +309,21 @@ static int read_index(const ImageStore *s, json_object **ret) {
                 return -EBADMSG;
         }
         *ret = j;
+        *ret_manifests = manifests;
+        return 0;
+}
+
+/* Takes the store's lock (returned in *ret_lock) and reads index.json. */
+static int read_index_locked(const ImageStore *s, int *ret_lock, json_object **ret, json_object **ret_manifests) {
+        _cleanup_close_ int lock = store_lock(s);
+        int r;
+
+        if (lock < 0)
+                return lock;
+        r = read_index(s, ret, ret_manifests);
+        if (r < 0)
+                return r;
+        *ret_lock = TAKE_FD(lock);
         return 0;
 }
 
@@ -365,16 +377,15 @@ static int entry_to_stored_image(json_object *entry, StoredImage *ret) {
 }
 
 int image_store_list(const ImageStore *s, StoredImage **ret, size_t *ret_n) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_json_ json_object *j = NULL;
         json_object *manifests;
         StoredImage *images;
         size_t n = 0;
         int r;
 
-        r = read_index(s, &j);
+        r = read_index(s, &j, &manifests);
         if (r < 0)
                 return r;
-        (void) json_object_object_get_ex(j, "manifests", &manifests);
         images = calloc(json_object_array_length(manifests) + 1, sizeof(StoredImage));
         if (!images)
                 return -ENOMEM;
@@ -424,19 +435,15 @@ static int index_drop_reference(json_object *manifests, const char *reference) {
 }
 
 int image_store_add(const ImageStore *s, const StoredImage *image) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_json_ json_object *j = NULL;
         _cleanup_close_ int lock = -EBADF;
         json_object *manifests, *entry, *annotations;
         char pulled[32];
         int r;
 
-        lock = store_lock(s);
-        if (lock < 0)
-                return lock;
-        r = read_index(s, &j);
+        r = read_index_locked(s, &lock, &j, &manifests);
         if (r < 0)
                 return r;
-        (void) json_object_object_get_ex(j, "manifests", &manifests);
         (void) index_drop_reference(manifests, image->reference);
 
         entry = json_object_new_object();
@@ -460,18 +467,14 @@ int image_store_add(const ImageStore *s, const StoredImage *image) {
 }
 
 int image_store_remove(const ImageStore *s, const char *reference) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_json_ json_object *j = NULL;
         _cleanup_close_ int lock = -EBADF;
         json_object *manifests;
         int r;
 
-        lock = store_lock(s);
-        if (lock < 0)
-                return lock;
-        r = read_index(s, &j);
+        r = read_index_locked(s, &lock, &j, &manifests);
         if (r < 0)
                 return r;
-        (void) json_object_object_get_ex(j, "manifests", &manifests);
         if (!index_drop_reference(manifests, reference))
                 return -ENOENT;
         return write_index(s, j);

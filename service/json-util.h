@@ -11,6 +11,12 @@ typedef enum JsonFieldFlags {
         JSON_OPTIONAL = 1 << 1, /* absent: reads as NULL */
 } JsonFieldFlags;
 
+static inline void json_object_putp(json_object **j) {
+        if (*j)
+                json_object_put(*j);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
 /* Adds key: value, or key: null when value is NULL. */
 void json_add_string_or_null(json_object *j, const char *key, const char *value);
 /* A JSON array of the strings, or NULL on OOM. */

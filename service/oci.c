@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 
 #include "image-ref.h"
+#include "json-util.h"
 #include "oci.h"
 
 /* Manifests and configs nest a few levels; anything deeper is hostile. */
@@ -39,12 +40,6 @@ bool oci_media_type_is_index(const char *t) {
 bool oci_media_type_is_manifest(const char *t) {
         return t && (streq(t, OCI_MEDIA_MANIFEST) || streq(t, DOCKER_MEDIA_MANIFEST));
 }
-
-static void json_putp(json_object **j) {
-        if (*j)
-                json_object_put(*j);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
 
 static int parse_json(const void *data, size_t size, size_t max, const char *what, json_object **ret, ErrorInfo *error) {
         json_tokener *tok;

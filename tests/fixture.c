@@ -563,6 +563,14 @@ int bus_fixture_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus, void *userdata),
         return WEXITSTATUS(status);
 }
 
+unsigned fixture_count_kernel_programs(void) {
+        unsigned n = 0;
+
+        for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;)
+                n++;
+        return n;
+}
+
 uint64_t fixture_read_pinned_u64(const char *bpffs_root, uint32_t owner, const char *map, uint32_t key) {
         g_autofree char *pin = g_strdup_printf("%s/maps/%u/%s", bpffs_root, owner, map);
         int fd = bpf_obj_get(pin);

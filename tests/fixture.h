@@ -74,6 +74,9 @@ bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_
 #define FIXTURE_NOBODY_SETUP_FAILED 100
 int bus_fixture_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus, void *userdata), void *userdata);
 
+/* How many BPF programs the kernel holds, whoever loaded them. */
+unsigned fixture_count_kernel_programs(void);
+
 /* A u64 at key in the array map <bpffs_root>/maps/<owner>/<map>. */
 uint64_t fixture_read_pinned_u64(const char *bpffs_root, uint32_t owner, const char *map, uint32_t key);
 

@@ -245,13 +245,6 @@ static int nobody_fuzz(sd_bus *bus, void *userdata) {
         return 0;
 }
 
-static unsigned kernel_programs(void) {
-        unsigned n = 0;
-        for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;)
-                n++;
-        return n;
-}
-
 static void test_fuzz_methods(void) {
         g_autoptr(GHashTable) errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_autofree char *scratch = NULL, *object = fixture_build_path("bpf/feature-probes.bpf.o"), *program_path = NULL;
@@ -280,7 +273,7 @@ static void test_fuzz_methods(void) {
         program_path = g_strdup(path);
         reply = sd_bus_message_unref(reply);
         daemon = bus_fixture_daemon_pid(client);
-        before = kernel_programs();
+        before = fixture_count_kernel_programs();
 
         /* As nobody first: the program must survive it. */
         {
@@ -288,7 +281,7 @@ static void test_fuzz_methods(void) {
                 g_assert_cmpint(bus_fixture_as_nobody(&bus, nobody_fuzz, &n), ==, 0);
         }
         g_assert_cmpint(bus_fixture_daemon_pid(client), ==, daemon);
-        g_assert_cmpuint(kernel_programs(), ==, before);
+        g_assert_cmpuint(fixture_count_kernel_programs(), ==, before);
 
         collect_targets(&f, program_id + 1000000);      /* root: paths of things that do not exist */
         for (unsigned i = 0; i < ROOT_CALLS; i++)
@@ -319,7 +312,7 @@ static void test_fuzz_methods(void) {
                 g_autofree char *blobs = g_build_filename(bus.image_store, "blobs", "sha256", NULL);
                 g_assert_cmpuint(fixture_count_entries(blobs), ==, 0);
         }
-        g_assert_cmpuint(kernel_programs(), ==, before - 1);
+        g_assert_cmpuint(fixture_count_kernel_programs(), ==, before - 1);
         sd_bus_flush_close_unref(client);
 out:
         bus_fixture_stop(&bus);

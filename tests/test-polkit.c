@@ -151,13 +151,6 @@ static void test_root_without_polkit(void) {
         env_stop(&e);
 }
 
-static unsigned kernel_programs(void) {
-        unsigned n = 0;
-        for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;)
-                n++;
-        return n;
-}
-
 static void test_nobody_denied(void) {
         unsigned kernel_before;
         static const char *const methods[] = { "Load", "Attach", "ListPrograms", "GetProgram", "Unload", "UnloadGroup",
@@ -172,7 +165,7 @@ static void test_nobody_denied(void) {
                 return env_stop(&e);
         /* Something for the reading and unloading methods to find. */
         g_assert_cmpint(do_call(e.client, e.object, &load), >=, 0);
-        kernel_before = kernel_programs();
+        kernel_before = fixture_count_kernel_programs();
 
         for (size_t i = 0; i < G_N_ELEMENTS(methods); i++) {
                 Call c = { .method = methods[i], .program_id = load.id };
@@ -183,7 +176,7 @@ static void test_nobody_denied(void) {
                         g_error("nobody %s was not denied: '%s'", methods[i], c.error_name);
                 /* ...and changed nothing: the one program, no link, an empty store, no transfer. */
                 g_assert_cmpuint(count_programs(&e), ==, 1);
-                g_assert_cmpuint(kernel_programs(), ==, kernel_before);
+                g_assert_cmpuint(fixture_count_kernel_programs(), ==, kernel_before);
                 {
                         g_autofree char *links = g_build_filename(e.bus.bpffs_root, "links", NULL);
                         g_autofree char *blobs = g_build_filename(e.bus.image_store, "blobs", "sha256", NULL);
