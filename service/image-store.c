@@ -187,7 +187,6 @@ int image_store_ingest_new(const ImageStore *s, int *ret_fd, char **ret_path) {
 
 int image_store_ingest_commit(const ImageStore *s, int fd, const char *path, const char *digest, uint64_t size,
                               ErrorInfo *error) {
-        _cleanup_free_ char *target = NULL;
         char actual[DIGEST_STRING_MAX];
         uint64_t actual_size;
         int r;
@@ -206,9 +205,17 @@ int image_store_ingest_commit(const ImageStore *s, int fd, const char *path, con
                 return error_info_set(error, EBADMSG, BUS_ERROR_DIGEST_MISMATCH,
                                       "Blob %s: the bytes received hash to %s; nothing was stored.", digest, actual);
         }
-        target = image_store_blob_path(s, digest);
-        if (!target)
+        return image_store_ingest_publish(s, fd, path, digest, error);
+}
+
+int image_store_ingest_publish(const ImageStore *s, int fd, const char *path, const char *digest, ErrorInfo *error) {
+        _cleanup_free_ char *target = image_store_blob_path(s, digest);
+        int r;
+
+        if (!target) {
+                (void) unlink(path);
                 return error_info_set(error, ENOMEM, NULL, "Out of memory.");
+        }
         if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(path, target) < 0) {
                 r = -errno;
                 (void) unlink(path);

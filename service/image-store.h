@@ -48,6 +48,8 @@ int image_store_ingest_new(const ImageStore *s, int *ret_fd, char **ret_path);
  * on a mismatch unlinks it and reports DigestMismatch. */
 int image_store_ingest_commit(const ImageStore *s, int fd, const char *path, const char *digest, uint64_t size,
                               ErrorInfo *error);
+/* Renames a download whose digest the caller has checked into blobs/. */
+int image_store_ingest_publish(const ImageStore *s, int fd, const char *path, const char *digest, ErrorInfo *error);
 /* Stores bytes already in memory (manifests, configs) after checking them. */
 int image_store_put_blob(const ImageStore *s, const void *data, size_t size, const char *digest, ErrorInfo *error);
 

@@ -524,7 +524,8 @@ static int commit(Pull *p) {
                 r = image_layer_bytecode(p->layer_fd, layer->media_type, &bytecode, &p->error);
                 if (r < 0)
                         return fail_with(p, &p->error);
-                r = image_store_ingest_commit(p->store, p->layer_fd, p->layer_path, layer->digest, layer->size, &p->error);
+                /* Verified above: publish without hashing the layer a second time. */
+                r = image_store_ingest_publish(p->store, p->layer_fd, p->layer_path, layer->digest, &p->error);
                 p->layer_path = mfree(p->layer_path);
                 if (r < 0)
                         return fail_with(p, &p->error);
