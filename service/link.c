@@ -26,6 +26,7 @@
 #include "link.h"
 #include "log.h"
 #include "time-util.h"
+#include "xdp.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
@@ -167,6 +168,20 @@ int link_validate(const Link *l, ProgramType program_type, const KernelFeatures 
                         return error_info_set(err, EINVAL, NULL, "Direction must be 'ingress' or 'egress'.");
                 if (l->kind == LINK_XDP && l->mode && !streq(l->mode, "native") && !streq(l->mode, "generic"))
                         return error_info_set(err, EINVAL, NULL, "XDP mode must be 'native' or 'generic'.");
+                if (l->kind == LINK_XDP) {
+                        uint32_t actions;
+                        int r = xdp_proceed_on_parse(l->proceed_on, &actions, err);
+                        if (r < 0)
+                                return r;
+                }
+                /* No dispatcher of bpfhub's own sits on the tc hooks: the kernel goes on to the
+                 * next program exactly when one returns TC_ACT_UNSPEC (TCX_NEXT). */
+                STRV_FOREACH(a, l->kind != LINK_XDP ? l->proceed_on : NULL)
+                        if (!streq(*a, "unspec") && !streq(*a, "dispatcher_return"))
+                                return error_info_set(err, EINVAL, NULL,
+                                                      "tc programs share the hook through the kernel, which runs the next "
+                                                      "program only when one returns TC_ACT_UNSPEC (TCX_NEXT): proceed-on "
+                                                      "can only be 'unspec', not '%.64s'.", *a);
                 if (l->netns && (l->netns[0] != '/' || strlen(l->netns) > 4096))
                         return error_info_set(err, EINVAL, NULL, "The network namespace must be an absolute path such as /run/netns/NAME.");
                 break;
@@ -236,6 +251,7 @@ static int link_kernel_id(int fd, uint32_t *ret) {
 
 typedef struct AttachCtx {
         const char *bpffs_root;
+        const LinkProgram *program;
         const TcxPlacement *placement;
         Link *link;
         int prog_fd;
@@ -254,32 +270,35 @@ static int resolve_ifindex(AttachCtx *c) {
 static int attach_xdp_in_ns(void *userdata) {
         AttachCtx *c = userdata;
         Link *l = c->link;
-        const char *modes[2] = { "native", "generic" };
-        size_t first = l->mode && streq(l->mode, "generic") ? 1 : 0;
-        size_t last = l->mode ? first : 1;    /* no mode given: native, else generic */
+        XdpAttachment a;
         int r;
 
         r = resolve_ifindex(c);
         if (r < 0)
                 return r;
-        for (size_t i = first; i <= last; i++) {
-                LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = i == 0 ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
-
-                c->link_fd = bpf_link_create(c->prog_fd, l->ifindex, BPF_XDP, &opts);
-                if (c->link_fd >= 0) {
-                        l->mode_used = strdup(modes[i]);
-                        return l->mode_used ? 0 : -ENOMEM;
-                }
-                if (errno == EBUSY || errno == EEXIST)
-                        return error_info_set(c->err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
-                                           "Interface %s already has an XDP program; this kernel cannot share "
-                                           "the XDP hook (no freplace for libxdp's dispatcher), so it takes one "
-                                           "program at a time.", l->iface);
-                if (errno != EOPNOTSUPP && errno != EINVAL)
-                        break;
+        XdpAttachRequest req = {
+                .ifindex = l->ifindex,
+                .iface = l->iface,
+                .prog_fd = c->prog_fd,
+                .dispatcher = c->program && c->program->xdp_dispatcher,
+                .object_path = c->program ? c->program->object_path : NULL,
+                .program_name = c->program ? c->program->name : NULL,
+                .globals = c->program ? c->program->globals : NULL,
+                .priority = (uint32_t) l->priority,
+                .proceed_on = l->proceed_on,
+                .mode = l->mode,
+        };
+        r = xdp_attach(&req, &a, c->err);
+        if (r < 0)
+                return r;
+        l->attached_program_id = a.program_id;
+        l->xdp_dispatcher = req.dispatcher;
+        l->mode_used = strdup(a.mode);
+        if (!l->mode_used) {
+                (void) xdp_detach(l->ifindex, a.program_id);
+                return -ENOMEM;
         }
-        return error_info_set(c->err, errno, NULL, "Cannot attach XDP to %s (%s mode): %m", l->iface,
-                           l->mode ?: "native or generic");
+        return 0;
 }
 
 static bool same_tcx_hook(const Link *a, const Link *b) {
@@ -705,10 +724,12 @@ static int attach_cgroup(AttachCtx *c) {
         return 0;
 }
 
-int link_attach(const char *bpffs_root, Link *l, const TcxPlacement *placement, ErrorInfo *err) {
+int link_attach(const char *bpffs_root, Link *l, const LinkProgram *prog, const TcxPlacement *placement,
+                ErrorInfo *err) {
         _cleanup_free_ char *pin = NULL, *links_dir = NULL;
         _cleanup_close_ int prog_fd = -EBADF;
-        AttachCtx c = { .bpffs_root = bpffs_root, .placement = placement, .link = l, .err = err, .link_fd = -EBADF };
+        AttachCtx c = { .bpffs_root = bpffs_root, .program = prog, .placement = placement, .link = l, .err = err,
+                        .link_fd = -EBADF };
         int r;
 
         *err = (ErrorInfo) {};
@@ -738,8 +759,8 @@ int link_attach(const char *bpffs_root, Link *l, const TcxPlacement *placement, 
         }
 
         l->attached_usec = now_usec(CLOCK_REALTIME);
-        if (l->kind == LINK_TC)
-                return 0; /* tc filters live on without a pin */
+        if (l->kind == LINK_TC || l->kind == LINK_XDP)
+                return 0; /* tc filters and libxdp's netlink attachments live on without a pin */
 
         links_dir = strjoin(bpffs_root, "/links");
         pin = link_pin_path(bpffs_root, l->id);
@@ -778,12 +799,23 @@ static int detach_tc_in_ns(void *userdata) {
         return r == -ENOENT ? 0 : r;
 }
 
+static int detach_xdp_in_ns(void *userdata) {
+        const Link *l = userdata;
+        int ifindex = (int) if_nametoindex(l->iface);
+
+        if (ifindex <= 0 || ifindex != l->ifindex)
+                return 0; /* the interface is gone, and its programs with it */
+        return xdp_detach(ifindex, l->attached_program_id);
+}
+
 int link_detach(const char *bpffs_root, const Link *l) {
         _cleanup_free_ char *pin = NULL;
         int fd;
 
         if (l->kind == LINK_TC)
                 return l->tc_handle ? in_netns(l->netns, detach_tc_in_ns, (void *) l) : 0;
+        if (l->kind == LINK_XDP && l->attached_program_id)
+                return in_netns(l->netns, detach_xdp_in_ns, (void *) l);
         pin = link_pin_path(bpffs_root, l->id);
         if (!pin)
                 return -ENOMEM;
@@ -932,6 +964,10 @@ bool link_exists(const char *bpffs_root, const Link *l) {
                 TcQuery q = { .link = l };
                 return l->tc_handle && in_netns(l->netns, query_tc_in_ns, &q) >= 0 && q.exists;
         }
+        if (l->kind == LINK_XDP && l->attached_program_id) {
+                uint32_t position;
+                return l->ifindex > 0 && link_position(l, &position) >= 0;
+        }
         pin = link_pin_path(bpffs_root, l->id);
         return pin && access(pin, F_OK) == 0;
 }
@@ -966,6 +1002,8 @@ int link_to_json(const Link *l, json_object **ret) {
         json_object_object_add(j, "ifindex", json_object_new_int(l->ifindex));
         json_add_string_or_null(j, "modeUsed", l->mode_used);
         json_object_object_add(j, "kernelLinkId", json_object_new_uint64(l->kernel_link_id));
+        json_object_object_add(j, "attachedProgramId", json_object_new_uint64(l->attached_program_id));
+        json_object_object_add(j, "xdpDispatcher", json_object_new_boolean(l->xdp_dispatcher));
         json_object_object_add(j, "tcHandle", json_object_new_uint64(l->tc_handle));
         json_object_object_add(j, "tcPriority", json_object_new_uint64(l->tc_priority));
         json_object_object_add(j, "tcCreatedClsact", json_object_new_boolean(l->tc_created_clsact));
@@ -1005,6 +1043,8 @@ int link_from_json(json_object *j, Link **ret) {
         l->pid = (int32_t) json_u64_or_zero(j, "pid");
         l->ifindex = (int) json_u64_or_zero(j, "ifindex");
         l->kernel_link_id = (uint32_t) json_u64_or_zero(j, "kernelLinkId");
+        l->attached_program_id = (uint32_t) json_u64_or_zero(j, "attachedProgramId");
+        l->xdp_dispatcher = json_object_object_get_ex(j, "xdpDispatcher", &v) && json_object_get_boolean(v);
         l->tc_handle = (uint32_t) json_u64_or_zero(j, "tcHandle");
         l->tc_priority = (uint32_t) json_u64_or_zero(j, "tcPriority");
         l->tc_created_clsact = json_object_object_get_ex(j, "tcCreatedClsact", &v) && json_object_get_boolean(v);
@@ -1051,7 +1091,6 @@ static void tc_collect(uint32_t priority, uint32_t program_id, void *userdata) {
 
 static int hook_programs_in_ns(void *userdata) {
         HookQuery *q = userdata;
-        LIBBPF_OPTS(bpf_xdp_query_opts, xdp);
         int ifindex = (int) if_nametoindex(q->iface);
         uint32_t ids[HOOK_ENTRIES_MAX];
         int r;
@@ -1059,15 +1098,21 @@ static int hook_programs_in_ns(void *userdata) {
         if (ifindex <= 0)
                 return error_info_set(q->err, ENODEV, NULL, "No interface '%s'%s%s.", q->iface,
                                       q->netns ? " in network namespace " : "", strempty(q->netns));
-        if (bpf_xdp_query(ifindex, 0, &xdp) == 0) {
-                /* Several ids only in the rare multi mode: each mode has one program. */
-                struct { uint32_t id; const char *mode; } xdps[] = {
-                        { xdp.drv_prog_id, "native" }, { xdp.skb_prog_id, "generic" }, { xdp.hw_prog_id, "offload" },
-                };
-                uint32_t pos = 0;
-                for (size_t i = 0; i < ELEMENTSOF(xdps); i++)
-                        if (xdps[i].id > 0 && hook_add(q, "xdp", pos++, xdps[i].id, xdps[i].mode) < 0)
+        {
+                XdpHookProgram xdps[XDP_PROGRAMS_MAX + 2];
+                size_t n_xdp;
+
+                r = xdp_hook_programs(ifindex, xdps, ELEMENTSOF(xdps), &n_xdp);
+                if (r < 0)
+                        return error_info_set(q->err, r, NULL, "Cannot read the XDP hook of %s: %m", q->iface);
+                for (size_t i = 0; i < n_xdp; i++) {
+                        if (q->n >= HOOK_ENTRIES_MAX)
                                 return error_info_set(q->err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "Too many programs on %s.", q->iface);
+                        q->entries[q->n++] = (HookEntry) { .hook = "xdp", .position = xdps[i].position,
+                                                           .program_id = xdps[i].program_id, .mode = xdps[i].mode,
+                                                           .dispatcher_id = xdps[i].dispatcher_id,
+                                                           .run_prio = xdps[i].run_prio };
+                }
         }
         /* Per direction in the kernel's order: TCX links first, then the
          * legacy clsact filters (by priority). */
@@ -1129,6 +1174,8 @@ static int position_in_ns(void *userdata) {
 
         if (ifindex <= 0)
                 return -ENODEV;
+        if (q->link->kind == LINK_XDP)
+                return xdp_position(ifindex, q->link->attached_program_id, &q->position);
         r = tcx_query(ifindex, streq_ptr(q->link->direction, "ingress"), ids, &n, NULL);
         if (r < 0)
                 return r;
@@ -1144,11 +1191,11 @@ int link_position(const Link *l, uint32_t *ret) {
         PositionQuery q = { .link = l };
         int r;
 
-        if (l->kind == LINK_XDP) {
-                *ret = 0;       /* one program per interface without a dispatcher */
+        if (l->kind == LINK_XDP && !l->attached_program_id) {
+                *ret = 0;       /* a bpf_link of an older bpfhubd: alone on the hook */
                 return 0;
         }
-        if (l->kind != LINK_TCX || !l->iface)
+        if ((l->kind != LINK_TCX && l->kind != LINK_XDP) || !l->iface)
                 return -EOPNOTSUPP;
         r = in_netns(l->netns, position_in_ns, &q);
         if (r < 0)

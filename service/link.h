@@ -55,7 +55,9 @@ typedef struct Link {
         /* Filled in by the attach. */
         int ifindex;
         char *mode_used;        /* xdp: what the kernel accepted */
-        uint32_t kernel_link_id;/* 0 for legacy tc filters */
+        uint32_t kernel_link_id;/* 0 for legacy tc filters and XDP (attached by libxdp through netlink) */
+        uint32_t attached_program_id; /* xdp: what runs on the hook: the freplace copy under libxdp's dispatcher, or the program */
+        bool xdp_dispatcher;    /* xdp: shares the hook through libxdp's dispatcher */
         uint32_t tc_handle;
         uint32_t tc_priority;
         bool tc_created_clsact;
@@ -92,7 +94,9 @@ typedef struct HookEntry {
         const char *hook;       /* "xdp", "tc-ingress", "tc-egress" (legacy cls_bpf), "tcx-ingress", "tcx-egress" */
         uint32_t position;      /* 0 runs first */
         uint32_t program_id;
-        const char *mode;       /* xdp: "native", "generic", "offload" or "multi" */
+        const char *mode;       /* xdp: "native", "generic" or "offload" */
+        uint32_t dispatcher_id; /* xdp: libxdp's dispatcher the program runs under, 0: none */
+        uint32_t run_prio;      /* xdp under a dispatcher: libxdp's run_prio */
 } HookEntry;
 
 #define HOOK_ENTRIES_MAX 256
@@ -105,10 +109,20 @@ int link_hook_programs(const char *iface, const char *netns, HookEntry **ret, si
  * order bpfhub can read, -ENOENT when it is not on the hook. */
 int link_position(const Link *l, uint32_t *ret);
 
+/* What an attach needs to know of the program beyond its pin: XDP under
+ * libxdp's dispatcher runs a freplace copy made from the object. */
+typedef struct LinkProgram {
+        const char *name;
+        char *const *globals;           /* "NAME=hex", as loaded */
+        const char *object_path;        /* the kept object, or NULL */
+        bool xdp_dispatcher;            /* the kernel runs libxdp's dispatcher */
+} LinkProgram;
+
 /* Attaches pinned program l->program_id as described by l, pins the kernel
- * link at link_pin_path(l->id) and fills in the kernel side of l. On error
- * nothing stays attached. */
-int link_attach(const char *bpffs_root, Link *l, const TcxPlacement *placement, ErrorInfo *err);
+ * link at link_pin_path(l->id) (XDP: libxdp pins its own) and fills in the
+ * kernel side of l. On error nothing stays attached. */
+int link_attach(const char *bpffs_root, Link *l, const LinkProgram *prog, const TcxPlacement *placement,
+                ErrorInfo *err);
 
 /* Undoes link_attach(); a link that is already gone is fine. */
 int link_detach(const char *bpffs_root, const Link *l);

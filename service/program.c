@@ -146,7 +146,7 @@ char *map_pin_dir(const char *bpffs_root, uint32_t owner_id) {
 /* The ELF must be a BPF object for this host's byte order before libbpf
  * sees it, so the caller gets "not a BPF object" rather than a libbpf
  * parse error. */
-static int check_elf(const char *path, ErrorInfo *err) {
+static int check_elf(const char *path, const char *name, ErrorInfo *err) {
         _cleanup_close_ int fd = -EBADF;
         unsigned char ident[EI_NIDENT];
         GElf_Ehdr ehdr;
@@ -156,14 +156,14 @@ static int check_elf(const char *path, ErrorInfo *err) {
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return error_info_set(err, errno, NULL, "Cannot open %s: %m", path);
+                return error_info_set(err, errno, NULL, "Cannot open %s: %m", name);
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not a regular file.", path);
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not a regular file.", name);
         if (read(fd, ident, sizeof ident) != (ssize_t) sizeof ident || memcmp(ident, ELFMAG, SELFMAG) != 0)
-                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not an ELF file.", path);
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not an ELF file.", name);
         if (ident[EI_DATA] != (host_le ? ELFDATA2LSB : ELFDATA2MSB))
                 return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE,
-                                 "%s is a %s-endian object; this host is %s-endian.", path,
+                                 "%s is a %s-endian object; this host is %s-endian.", name,
                                  ident[EI_DATA] == ELFDATA2LSB ? "little" : "big", host_le ? "little" : "big");
 
         (void) elf_version(EV_CURRENT);
@@ -171,12 +171,12 @@ static int check_elf(const char *path, ErrorInfo *err) {
         if (!elf || !gelf_getehdr(elf, &ehdr)) {
                 if (elf)
                         elf_end(elf);
-                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is a damaged ELF file.", path);
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is a damaged ELF file.", name);
         }
         elf_end(elf);
         if (ehdr.e_machine != EM_BPF)
                 return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE,
-                                 "%s is an ELF object for machine %u, not a BPF object (EM_BPF).", path,
+                                 "%s is an ELF object for machine %u, not a BPF object (EM_BPF).", name,
                                  (unsigned) ehdr.e_machine);
         return 0;
 }
@@ -370,7 +370,7 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
         r = check_request(kf, req, err);
         if (r < 0)
                 return r;
-        r = check_elf(req->path, err);
+        r = check_elf(req->path, load_request_origin(req), err);
         if (r < 0)
                 return r;
 
@@ -378,7 +378,8 @@ int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadReq
         libbpf_log[0] = '\0';
         old_print = libbpf_set_print(capture_print);
 
-        obj = bpf_object__open_file(req->path, NULL);
+        obj = bpf_object__open_file(req->path, &(struct bpf_object_open_opts) {
+                .sz = sizeof(struct bpf_object_open_opts), .object_name = req->object_name });
         if (!obj) {
                 r = error_info_set(err, errno, BUS_ERROR_INVALID_BYTECODE, "Cannot open BPF object %s: %s", load_request_origin(req),
                               libbpf_log_len ? libbpf_last_error() : strerror(errno));
@@ -567,6 +568,105 @@ finish:
         free(progs);
         bpf_object__close(obj);
         (void) libbpf_set_print(old_print);
+        return r;
+}
+
+/* Whether kernel map "info" is object map "map": same shape, and the same
+ * name, which the kernel truncates to 15 characters. libbpf names a
+ * .rodata/.data/.bss map after the object file, which differs between the
+ * two opens, so those match by their section suffix. */
+static bool map_is(const struct bpf_map *map, const struct bpf_map_info *info) {
+        const char *name = bpf_map__name(map), *suffix;
+
+        if (info->type != (uint32_t) bpf_map__type(map) || info->key_size != bpf_map__key_size(map) ||
+            info->value_size != bpf_map__value_size(map) || info->max_entries != bpf_map__max_entries(map))
+                return false;
+        if (bpf_map__is_internal(map)) {
+                suffix = strchr(name, '.');
+                return suffix && endswith(info->name, suffix);
+        }
+        return strncmp(info->name, name, BPF_OBJ_NAME_LEN - 1) == 0 &&
+               strlen(info->name) == MIN(strlen(name), (size_t) BPF_OBJ_NAME_LEN - 1);
+}
+
+static int reuse_program_maps(struct bpf_object *obj, int loaded_fd, ErrorInfo *err) {
+        uint32_t ids[64], len;
+        struct bpf_prog_info info = {};
+        unsigned n;
+
+        len = sizeof info;
+        if (bpf_obj_get_info_by_fd(loaded_fd, &info, &len) < 0)
+                return error_info_set(err, errno, NULL, "Cannot read the loaded program: %m");
+        n = info.nr_map_ids;
+        if (n > ELEMENTSOF(ids))
+                return error_info_set(err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "The program uses %u maps; at most %zu can be shared.",
+                                      n, ELEMENTSOF(ids));
+        info = (struct bpf_prog_info) { .nr_map_ids = n, .map_ids = (uint64_t) (uintptr_t) ids };
+        len = sizeof info;
+        if (bpf_obj_get_info_by_fd(loaded_fd, &info, &len) < 0)
+                return error_info_set(err, errno, NULL, "Cannot read the maps of the loaded program: %m");
+
+        for (unsigned i = 0; i < MIN(n, info.nr_map_ids); i++) {
+                _cleanup_close_ int fd = bpf_map_get_fd_by_id(ids[i]);
+                struct bpf_map_info minfo = {};
+                uint32_t mlen = sizeof minfo;
+                struct bpf_map *map;
+
+                if (fd < 0 || bpf_obj_get_info_by_fd(fd, &minfo, &mlen) < 0)
+                        return error_info_set(err, errno, NULL, "Cannot open map %" PRIu32 " of the loaded program: %m", ids[i]);
+                bpf_object__for_each_map(map, obj)
+                        if (bpf_map__fd(map) < 0 && map_is(map, &minfo))
+                                break;
+                if (!map)
+                        return error_info_set(err, ESTALE, BUS_ERROR_INVALID_BYTECODE,
+                                              "Map '%s' of the loaded program is not in its object any more.", minfo.name);
+                if (bpf_map__reuse_fd(map, fd) < 0)
+                        return error_info_set(err, errno, NULL, "Cannot share map '%s': %m", minfo.name);
+        }
+        return 0;
+}
+
+int program_open_copy(const char *object_path, const char *name, char *const *globals, int loaded_fd,
+                      struct bpf_object **ret, ErrorInfo *err) {
+        struct bpf_object *obj;
+        struct bpf_program *p, *want = NULL;
+        int r;
+
+        *err = (ErrorInfo) {};
+        r = check_elf(object_path, object_path, err);
+        if (r < 0)
+                return r;
+        obj = bpf_object__open_file(object_path, NULL);
+        if (!obj)
+                return error_info_set(err, errno, BUS_ERROR_INVALID_BYTECODE, "Cannot open BPF object %s: %m", object_path);
+        bpf_object__for_each_program(p, obj) {
+                (void) bpf_program__set_autoload(p, false);
+                if (streq(bpf_program__name(p), name))
+                        want = p;
+        }
+        if (!want) {
+                r = error_info_set(err, ENOENT, BUS_ERROR_INVALID_BYTECODE, "%s has no program named '%s'.", object_path, name);
+                goto fail;
+        }
+        (void) bpf_program__set_autoload(want, true);
+        STRV_FOREACH(g, globals) {
+                _cleanup_(global_value_done) GlobalValue v = {};
+                r = global_value_parse(*g, &v);
+                if (r < 0) {
+                        r = error_info_set(err, r, NULL, "The recorded global '%s' is damaged.", *g);
+                        goto fail;
+                }
+                r = set_global(obj, &v, err);
+                if (r < 0)
+                        goto fail;
+        }
+        r = reuse_program_maps(obj, loaded_fd, err);
+        if (r < 0)
+                goto fail;
+        *ret = obj;
+        return 0;
+fail:
+        bpf_object__close(obj);
         return r;
 }
 

@@ -8,6 +8,8 @@
 #include "kernel-features.h"
 #include "macro.h"
 
+struct bpf_object;
+
 /* Load-time program types, as the CLI and D-Bus API name them. */
 typedef enum ProgramType {
         PROGRAM_XDP,
@@ -30,6 +32,7 @@ const char *program_type_feature(ProgramType t) _const_;
 
 #define LOAD_PROGRAMS_MAX 64
 #define GLOBAL_SIZE_MAX 4096
+#define PROGRAM_OBJECT_SIZE_MAX (64U << 20)
 
 typedef struct ProgramSpec {
         char *name;             /* function name in the object */
@@ -45,6 +48,7 @@ typedef struct GlobalValue {
 
 typedef struct LoadRequest {
         char *path;             /* absolute path of the ELF object (for images: /proc/self/fd/N of the extracted object) */
+        const char *object_name;/* borrowed; libbpf's name for the object (prefix of its .data/.bss maps), NULL: from path */
         char *image_reference;  /* the image the object came from, or NULL */
         char *image_digest;
         ProgramSpec *programs;
@@ -96,6 +100,14 @@ char *map_pin_dir(const char *bpffs_root, uint32_t owner_id);
  * pinned or loaded and *err says why. Does not write records. */
 int program_load(const char *bpffs_root, const KernelFeatures *kf, const LoadRequest *req,
                  Program ***ret, size_t *ret_n, ErrorInfo *err);
+
+/* Opens object_path again for a second copy of program "name", as it was
+ * loaded (loaded_fd): only that program will load, the globals ("NAME=hex")
+ * are set as before and every map the loaded program uses is reused, so
+ * both copies share their state. The caller loads it (libxdp loads it as a
+ * freplace extension of its dispatcher) and closes it. */
+int program_open_copy(const char *object_path, const char *name, char *const *globals, int loaded_fd,
+                      struct bpf_object **ret, ErrorInfo *err);
 
 /* Unpins the program; the kernel frees it when its last link goes. */
 int program_unpin(const char *bpffs_root, uint32_t id);

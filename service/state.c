@@ -119,6 +119,59 @@ static void remove_at(void **array, size_t *n, size_t i) {
         (*n)--;
 }
 
+/* The object a load came from, kept while programs of its group that may
+ * need a second copy (XDP under libxdp's dispatcher) are loaded. */
+static char *object_path(State *s, uint32_t group_id) {
+        char *p;
+        return asprintf(&p, "%s/objects/%" PRIu32, s->state_dir, group_id) < 0 ? NULL : p;
+}
+
+static bool group_in_use(State *s, uint32_t group_id) {
+        for (size_t i = 0; i < s->n_programs; i++)
+                if (s->programs[i]->group_id == group_id)
+                        return true;
+        return false;
+}
+
+static bool request_needs_object(const LoadRequest *req) {
+        for (size_t i = 0; i < req->n_programs; i++)
+                if (req->programs[i].type == PROGRAM_XDP)
+                        return true;
+        return false;
+}
+
+/* Copies the object into the state directory before loading, so that
+ * what is kept is exactly what was loaded. */
+static int copy_object(State *s, const char *source, char **ret, ErrorInfo *err) {
+        _cleanup_free_ char *dir = record_dir(s, "objects"), *data = NULL;
+        size_t size;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = read_full_file(source, PROGRAM_OBJECT_SIZE_MAX, &data, &size);
+        if (r == -EFBIG)
+                return error_info_set(err, EFBIG, BUS_ERROR_LIMITS_EXCEEDED, "The object is larger than %u MiB.",
+                                      PROGRAM_OBJECT_SIZE_MAX >> 20);
+        if (r == -EBADFD)
+                return error_info_set(err, EBADMSG, BUS_ERROR_INVALID_BYTECODE, "%s is not a regular file.", source);
+        if (r < 0)
+                return error_info_set(err, r, NULL, "Cannot open %s: %m", source);
+        r = mkdir_parents(dir, 0700);
+        if (r >= 0)
+                r = write_file_atomic(dir, ".#object-loading", data, size);
+        if (r < 0)
+                return error_info_set(err, r, NULL, "Cannot keep a copy of the object in %s: %m", dir);
+        *ret = strjoin(dir, "/.#object-loading");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int remove_unused_object(State *s, ReconcileReport *rep, const char *path, uint32_t group_id) {
+        if (!group_in_use(s, group_id))
+                (void) unlink(path);
+        return 0;
+}
+
 /* Calls fn for every "<number>[.json]" entry of dir; removes temp files
  * that a crash left behind. */
 static int for_each_numbered(const char *dir, bool json,
@@ -243,9 +296,10 @@ static int reconcile(State *s, ReconcileReport *report) {
         _cleanup_free_ char *prog_pins = strjoin(s->bpffs_root, "/programs");
         _cleanup_free_ char *link_pins = strjoin(s->bpffs_root, "/links");
         _cleanup_free_ char *map_pins = strjoin(s->bpffs_root, "/maps");
+        _cleanup_free_ char *objects = record_dir(s, "objects");
         int r;
 
-        if (!prog_pins || !link_pins || !map_pins)
+        if (!prog_pins || !link_pins || !map_pins || !objects)
                 return -ENOMEM;
 
         /* 1. A program record needs its pinned program. */
@@ -298,6 +352,9 @@ static int reconcile(State *s, ReconcileReport *report) {
         r = for_each_numbered(prog_pins, false, unpin_orphan_program, s, report);
         if (r < 0)
                 return r;
+        r = for_each_numbered(objects, false, remove_unused_object, s, report);
+        if (r < 0)
+                return r;
         return for_each_numbered(map_pins, false, remove_unused_map_dir, s, report);
 }
 
@@ -344,6 +401,9 @@ int state_open(const char *state_dir, const char *bpffs_root, State **ret, Recon
 
 int state_load(State *s, const KernelFeatures *kf, const LoadRequest *req, Program ***ret, size_t *ret_n,
                ErrorInfo *err) {
+        _cleanup_free_ char *kept = NULL;
+        char object_name[256];
+        LoadRequest copy;
         Program **progs = NULL;
         size_t n = 0;
         int r;
@@ -355,9 +415,34 @@ int state_load(State *s, const KernelFeatures *kf, const LoadRequest *req, Progr
                 return -ENOENT;
         }
 
+        if (request_needs_object(req)) {
+                r = copy_object(s, req->path, &kept, err);
+                if (r < 0)
+                        return r;
+                /* Messages and records still name what the caller gave. */
+                copy = *req;
+                copy.path = kept;
+                if (!req->object_name) {
+                        /* What libbpf would have called it: the file name up to its first dot. */
+                        const char *base = strrchr(req->path, '/') ? strrchr(req->path, '/') + 1 : req->path;
+                        (void) snprintf(object_name, sizeof object_name, "%.*s", (int) strcspn(base, "."), base);
+                        copy.object_name = object_name;
+                }
+                copy.image_reference = (char *) load_request_origin(req);
+                req = &copy;
+        }
         r = program_load(s->bpffs_root, kf, req, &progs, &n, err);
-        if (r < 0)
+        if (r < 0) {
+                if (kept)
+                        (void) unlink(kept);
                 return r;
+        }
+        if (kept) {
+                _cleanup_free_ char *final = object_path(s, progs[0]->group_id);
+                if (!final || rename(kept, final) < 0)
+                        log_warning("Cannot keep the object of program %" PRIu32 "; it can only run alone on an XDP hook.",
+                                    progs[0]->id);
+        }
 
         /* Pins first, records second: a crash in between leaves pins without
          * records, which the next start removes. */
@@ -416,8 +501,16 @@ int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, ErrorI
                 return r;
         }
 
+        _cleanup_free_ char *object = object_path(s, p->group_id);
+        const KernelFeature *multiprog = kernel_features_find(kf, "xdp_multiprog");
+        LinkProgram lp = {
+                .name = p->name,
+                .globals = p->globals,
+                .object_path = object && access(object, F_OK) == 0 ? object : NULL,
+                .xdp_dispatcher = multiprog && multiprog->supported,
+        };
         TcxPlacement placement = tcx_placement(s->links, s->n_links, l);
-        r = link_attach(s->bpffs_root, l, &placement, err);
+        r = link_attach(s->bpffs_root, l, &lp, &placement, err);
         if (r < 0) {
                 (void) remove_record(s, "links", l->id);
                 return r;
@@ -493,7 +586,7 @@ int state_detach(State *s, uint32_t link_id) {
 
 int state_unload(State *s, uint32_t program_id) {
         Program *p = state_find_program(s, program_id);
-        uint32_t owner;
+        uint32_t owner, group;
         int r;
 
         if (!p)
@@ -510,6 +603,7 @@ int state_unload(State *s, uint32_t program_id) {
                 return r;
         (void) remove_record(s, "programs", program_id);
         owner = p->map_owner_id;
+        group = p->group_id;
         for (size_t i = 0; i < s->n_programs; i++)
                 if (s->programs[i] == p) {
                         remove_at((void **) s->programs, &s->n_programs, i);
@@ -517,6 +611,11 @@ int state_unload(State *s, uint32_t program_id) {
                 }
         program_free(p);
 
+        if (!group_in_use(s, group)) {
+                _cleanup_free_ char *object = object_path(s, group);
+                if (object)
+                        (void) unlink(object);
+        }
         if (!map_dir_in_use(s, owner)) {
                 _cleanup_free_ char *maps = map_pin_dir(s->bpffs_root, owner);
                 if (!maps)

@@ -121,7 +121,8 @@ static void test_attach_kinds(void) {
         l->priority = 50;
         xdp_link = attach_ok(&e, l);
         g_assert_nonnull(xdp_link->mode_used);
-        g_assert_cmpuint(xdp_link->kernel_link_id, >, 0);
+        /* libxdp attached it: the program itself here, a freplace copy under a dispatcher. */
+        g_assert_cmpuint(xdp_link->attached_program_id, >, 0);
         ping(&e);
         g_assert_cmpuint(read_map(&e, xdp->id, "seen", 1), >, 0);
 
@@ -281,7 +282,7 @@ static void test_reconcile(void) {
                 half->direction = strdup("egress");
                 half->priority = 5;
                 half->id = 500;
-                g_assert_cmpint(link_attach(e.bpffs, half, NULL, &aerr), ==, 0);
+                g_assert_cmpint(link_attach(e.bpffs, half, NULL, NULL, &aerr), ==, 0);
                 half->complete = false;
                 g_assert_cmpint(link_to_json(half, &j), ==, 0);
                 write_json_file(link_records, half->id, j);

@@ -144,4 +144,6 @@ bool strv_contains(char * const *l, const char *s);
 char *strjoin_real(const char *first, ...) __attribute__((sentinel));
 #define strjoin(...) strjoin_real(__VA_ARGS__, NULL)
 const char *startswith(const char *s, const char *prefix) _pure_;
+/* s without the suffix, or NULL */
+const char *endswith(const char *s, const char *suffix) _pure_;
 char *strstrip(char *s);

@@ -77,6 +77,12 @@ const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+const char *endswith(const char *s, const char *suffix) {
+        size_t l = strlen(s), k = strlen(suffix);
+
+        return k <= l && memcmp(s + l - k, suffix, k) == 0 ? s + l - k : NULL;
+}
+
 char *strstrip(char *s) {
         char *e;
 
