@@ -671,7 +671,9 @@ static int print_hooks(Context *c, json_object *list, const char **headers, size
                             *kernel = json_get(e, "kernel");
                 bool managed = json_object_get_boolean(json_get(e, "managed"));
                 char id[16], pos[16];
-                _cleanup_free_ char *hook = json_str(e, "mode") ? strjoin(json_str(e, "hook"), " (", json_str(e, "mode"), ")")
+                /* XDP programs under libxdp's dispatcher say so. */
+                _cleanup_free_ char *hook = json_str(e, "mode") ? strjoin(json_str(e, "hook"), " (", json_str(e, "mode"),
+                                                                          json_get(e, "dispatcherId") ? _(", dispatcher") : "", ")")
                                                                 : strdup(strna(json_str(e, "hook")));
 
                 (void) snprintf(id, sizeof id, "%" PRIu64, json_object_get_uint64(json_get(e, "id")));
@@ -684,7 +686,7 @@ static int print_hooks(Context *c, json_object *list, const char **headers, size
                 if (r >= 0)
                         r = table_add_cell(t, rec ? json_str(rec, "name") : json_str(kernel, "name"), CELL_PLAIN);
                 if (r >= 0)
-                        r = table_add_cell(t, json_str(kernel, "type"), CELL_PLAIN);
+                        r = table_add_cell(t, rec ? json_str(rec, "type") : json_str(kernel, "type"), CELL_PLAIN);
                 if (r >= 0)
                         r = table_add_cell(t, managed ? _("yes") : _("no"), managed ? CELL_GOOD : CELL_PLAIN);
         }

@@ -108,7 +108,12 @@ int inventory_list_iface(State *s, const ProgramFilter *f, json_object **ret, Er
                 return error_info_set(err, ENOMEM, NULL, "Out of memory.");
         for (size_t i = 0; i < n; i++) {
                 Program *p = state_find_program(s, entries[i].program_id);
+                Link *running = p ? NULL : state_find_xdp_link_running(s, entries[i].program_id);
                 json_object *e, *kernel = NULL;
+
+                /* Under libxdp's dispatcher a freplace copy of the program runs. */
+                if (running)
+                        p = state_find_program(s, running->program_id);
 
                 if (p && !matches(p, f))
                         continue;
@@ -129,6 +134,11 @@ int inventory_list_iface(State *s, const ProgramFilter *f, json_object **ret, Er
                 json_object_object_add(e, "hook", json_object_new_string(entries[i].hook));
                 json_object_object_add(e, "position", json_object_new_uint64(entries[i].position));
                 json_object_object_add(e, "mode", entries[i].mode ? json_object_new_string(entries[i].mode) : NULL);
+                json_object_object_add(e, "hookProgramId", json_object_new_uint64(entries[i].program_id));
+                json_object_object_add(e, "linkId", running ? json_object_new_uint64(running->id) : NULL);
+                json_object_object_add(e, "dispatcherId",
+                                       entries[i].dispatcher_id ? json_object_new_uint64(entries[i].dispatcher_id) : NULL);
+                json_object_object_add(e, "runPrio", entries[i].dispatcher_id ? json_object_new_uint64(entries[i].run_prio) : NULL);
                 json_object_array_add(arr, e);
         }
         *ret = arr;

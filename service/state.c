@@ -39,6 +39,13 @@ Link *state_find_link(State *s, uint32_t id) {
         return NULL;
 }
 
+Link *state_find_xdp_link_running(State *s, uint32_t kernel_program_id) {
+        for (size_t i = 0; i < s->n_links; i++)
+                if (s->links[i]->kind == LINK_XDP && s->links[i]->attached_program_id == kernel_program_id)
+                        return s->links[i];
+        return NULL;
+}
+
 size_t state_program_links(State *s, uint32_t program_id, Link ***ret) {
         Link **l = calloc(s->n_links + 1, sizeof(Link *));
         size_t n = 0;

@@ -34,6 +34,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(State *, state_free);
 
 Program *state_find_program(State *s, uint32_t id);
 Link *state_find_link(State *s, uint32_t id);
+/* The XDP link whose program on the hook (libxdp's freplace copy) is kernel program id. */
+Link *state_find_xdp_link_running(State *s, uint32_t kernel_program_id);
 /* The links of a program, in attach order (array owned by the caller, links by the state). */
 size_t state_program_links(State *s, uint32_t program_id, Link ***ret);
 

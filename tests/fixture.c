@@ -716,3 +716,15 @@ void netns_fixture_stop(NetnsFixture *n) {
         g_clear_pointer(&n->host_addr, g_free);
         g_clear_pointer(&n->peer_addr, g_free);
 }
+
+bool fixture_daemon_supports(const char *feature) {
+        g_autofree char *out = NULL, *needle = g_strdup_printf("\"name\":\"%s\",", feature);
+        const char *entry, *end, *yes;
+
+        if (fixture_run(&out, "cd %s && client/bpfhubctl --no-pager status --json=short", fixture_build_root()) != 0 || !out)
+                return false;
+        entry = strstr(out, needle);
+        end = entry ? strchr(entry, '}') : NULL;
+        yes = entry ? strstr(entry, "\"supported\":true") : NULL;
+        return entry && end && yes && yes < end;
+}

@@ -74,6 +74,11 @@ bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_
 #define FIXTURE_NOBODY_SETUP_FAILED 100
 int bus_fixture_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus, void *userdata), void *userdata);
 
+/* Whether the running bpfhubd (on the fixture's bus) reports the kernel
+ * feature as supported in `bpfhubctl status`: tests of what only some
+ * kernels run skip by the daemon's own probe. */
+bool fixture_daemon_supports(const char *feature);
+
 /* How many BPF programs the kernel holds, whoever loaded them. */
 unsigned fixture_count_kernel_programs(void);
 

@@ -25,18 +25,6 @@ static void env_stop(Env *e) {
                 fixture_scratch_free(g_steal_pointer(&e->scratch));
 }
 
-static bool kernel_can(const char *what) {
-        g_autofree char *out = NULL;
-
-        /* The daemon's own feature probe decides; the host kernel says no. */
-        if (fixture_run(&out, "cd %s && client/bpfhubctl --no-pager status --json=short", fixture_build_root()) != 0 || !out)
-                return false;
-        g_autofree char *needle = g_strdup_printf("\"name\":\"%s\",", what);
-        const char *entry = strstr(out, needle), *end = entry ? strchr(entry, '}') : NULL;
-        const char *yes = entry ? strstr(entry, "\"supported\":true") : NULL;
-        return entry && end && yes && yes < end;
-}
-
 static void unlink_something(Env *e) {
         g_autofree char *victim = g_build_filename(e->scratch, "victim", NULL);
 
@@ -54,7 +42,7 @@ static void check_probe(const char *feature, const char *name, const char *type_
 
         if (!env_start(&e))
                 return env_stop(&e);
-        if (!kernel_can(feature)) {
+        if (!fixture_daemon_supports(feature)) {
                 fixture_skip_unsupported("this kernel cannot run %s programs (run this test through tests/vm/run-in-vm)", feature);
                 return env_stop(&e);
         }
