@@ -135,7 +135,34 @@ static void test_attach_kinds(void) {
                 g_assert_cmpint(state_attach(e.state, &e.kf, l, &l, &err), ==, -EBUSY);
                 g_assert_cmpstr(err.bus_error, ==, "org.bpfhub.Error.InterfaceBusy");
                 g_assert_nonnull(strstr(err.message, e.net.host_if));
+                /* This kernel has no freplace: libxdp's single-program mode, and the message says so. */
+                g_assert_nonnull(strstr(err.message, "no freplace"));
                 g_assert_cmpint(state_unload(e.state, other->id), ==, 0);
+        }
+
+        /* Proceed-on: XDP's actions only; tc only what the kernel does. Nothing attaches. */
+        {
+                const struct { LinkKind kind; const char *action; const char *says; } bad[] = {
+                        { LINK_XDP, "ok", "Unknown XDP proceed-on action 'ok'" },
+                        { LINK_TC, "pipe", "TC_ACT_UNSPEC" },
+                        { LINK_TCX, "pass", "TC_ACT_UNSPEC" },
+                };
+                for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                        Program *p = bad[i].kind == LINK_XDP ? xdp : load_one(&e, "test-globals", "globals_tc", PROGRAM_TC);
+                        size_t links_before = e.state->n_links;
+
+                        l = new_link(p->id, bad[i].kind);
+                        l->iface = strdup(e.net.host_if);
+                        l->direction = bad[i].kind == LINK_XDP ? NULL : strdup("ingress");
+                        l->priority = 60;
+                        l->proceed_on = g_new0(char *, 2);
+                        l->proceed_on[0] = strdup(bad[i].action);
+                        g_assert_cmpint(state_attach(e.state, &e.kf, l, &l, &err), ==, -EINVAL);
+                        g_assert_nonnull(strstr(err.message, bad[i].says));
+                        g_assert_cmpuint(e.state->n_links, ==, links_before);
+                        if (p != xdp)
+                                g_assert_cmpint(state_unload(e.state, p->id), ==, 0);
+                }
         }
 
         /* Legacy tc filter and TCX, ingress. */
