@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manifests and indexes as a registry (or a hostile one) sends them. */
+#include "image-ref.h"
 #include "oci.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
