@@ -957,6 +957,77 @@ static int query_tc_in_ns(void *userdata) {
         return 0;
 }
 
+typedef struct CandidateQuery {
+        const Link *link;
+        XdpHookProgram *out;
+        size_t max, n;
+        int ifindex;
+} CandidateQuery;
+
+static int prog_info_by_id(uint32_t id, struct bpf_prog_info *info, uint32_t *map_ids, uint32_t n_map_ids) {
+        _cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
+        uint32_t len = sizeof *info;
+
+        *info = (struct bpf_prog_info) { .nr_map_ids = n_map_ids, .map_ids = (uint64_t) (uintptr_t) map_ids };
+        if (fd < 0 || bpf_obj_get_info_by_fd(fd, info, &len) < 0)
+                return -errno;
+        return 0;
+}
+
+static bool shares_a_map(const struct bpf_prog_info *a, const uint32_t *a_maps, const struct bpf_prog_info *b,
+                         const uint32_t *b_maps, uint32_t max) {
+        if (a->nr_map_ids == 0 && b->nr_map_ids == 0)
+                return true;
+        for (uint32_t i = 0; i < MIN(a->nr_map_ids, max); i++)
+                for (uint32_t k = 0; k < MIN(b->nr_map_ids, max); k++)
+                        if (a_maps[i] == b_maps[k])
+                                return true;
+        return false;
+}
+
+static int xdp_candidates_in_ns(void *userdata) {
+        CandidateQuery *q = userdata;
+        XdpHookProgram entries[XDP_PROGRAMS_MAX + 2];
+        uint32_t loaded_maps[64], maps[64];
+        struct bpf_prog_info loaded, info;
+        int ifindex = (int) if_nametoindex(q->link->iface), r;
+        size_t n;
+
+        if (ifindex <= 0)
+                return 0;
+        q->ifindex = ifindex;
+        r = xdp_hook_programs(ifindex, entries, ELEMENTSOF(entries), &n);
+        if (r < 0)
+                return r;
+        r = prog_info_by_id(q->link->program_id, &loaded, loaded_maps, ELEMENTSOF(loaded_maps));
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && q->n < q->max; i++) {
+                bool copy = entries[i].dispatcher_id > 0 &&
+                            prog_info_by_id(entries[i].program_id, &info, maps, ELEMENTSOF(maps)) >= 0 &&
+                            streq(info.name, loaded.name) && memcmp(info.tag, loaded.tag, sizeof info.tag) == 0 &&
+                            shares_a_map(&info, maps, &loaded, loaded_maps, ELEMENTSOF(maps));
+                if (entries[i].program_id == q->link->program_id || copy)
+                        q->out[q->n++] = entries[i];
+        }
+        return 0;
+}
+
+int link_xdp_attached_candidates(const Link *l, XdpHookProgram *ret, size_t max, size_t *ret_n, int *ret_ifindex) {
+        CandidateQuery q = { .link = l, .out = ret, .max = max };
+        int r;
+
+        *ret_n = 0;
+        if (l->kind != LINK_XDP || !l->iface)
+                return 0;
+        r = in_netns(l->netns, xdp_candidates_in_ns, &q);
+        if (r < 0)
+                return r;
+        *ret_n = q.n;
+        *ret_ifindex = q.ifindex;
+        return 0;
+}
+
 bool link_exists(const char *bpffs_root, const Link *l) {
         _cleanup_free_ char *pin = NULL;
 

@@ -6,6 +6,7 @@
 
 #include "kernel-features.h"
 #include "program.h"
+#include "xdp.h"
 
 typedef enum LinkKind {
         LINK_XDP,
@@ -132,6 +133,13 @@ int link_detach(const char *bpffs_root, const Link *l);
 int tc_hook_has_filters(const Link *l);
 /* Removes the clsact qdisc of the link's interface. */
 int tc_hook_destroy(const Link *l);
+
+/* For an XDP link record written before an attach that a crash cut short:
+ * what that attach may have put on the hook — the program itself
+ * (single-program mode) or a freplace copy of it (same name and tag, using
+ * the same maps), in run order, and the interface's index. The caller drops
+ * the ones other records claim. */
+int link_xdp_attached_candidates(const Link *l, XdpHookProgram *ret, size_t max, size_t *ret_n, int *ret_ifindex);
 
 /* Whether what l describes still exists in the kernel (reconciliation). */
 bool link_exists(const char *bpffs_root, const Link *l);

@@ -299,6 +299,30 @@ static int remove_unused_map_dir(State *s, ReconcileReport *rep, const char *pat
         return 0;
 }
 
+/* libxdp attaches without a pin, so an XDP attach cut short by a crash is
+ * found on the hook: the program itself or its freplace copy that no other
+ * record claims. */
+static void adopt_interrupted_xdp_attach(State *s, Link *l) {
+        XdpHookProgram found[XDP_PROGRAMS_MAX + 2];
+        int ifindex;
+        size_t n;
+
+        if (link_xdp_attached_candidates(l, found, ELEMENTSOF(found), &n, &ifindex) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                if (state_find_xdp_link_running(s, found[i].program_id))
+                        continue;
+                free(l->mode_used);
+                l->mode_used = strdup(found[i].mode);
+                l->attached_program_id = found[i].program_id;
+                l->xdp_dispatcher = found[i].dispatcher_id > 0;
+                l->ifindex = ifindex;
+                log_info("Link %" PRIu32 ": the interrupted XDP attach of program %" PRIu32 " went through (%" PRIu32 " on %s).",
+                         l->id, l->program_id, l->attached_program_id, l->iface);
+                return;
+        }
+}
+
 static int reconcile(State *s, ReconcileReport *report) {
         _cleanup_free_ char *prog_pins = strjoin(s->bpffs_root, "/programs");
         _cleanup_free_ char *link_pins = strjoin(s->bpffs_root, "/links");
@@ -331,7 +355,11 @@ static int reconcile(State *s, ReconcileReport *report) {
          * incomplete one is completed if the attach went through. */
         for (size_t i = 0; i < s->n_links;) {
                 Link *l = s->links[i];
-                bool keep = state_find_program(s, l->program_id) && link_exists(s->bpffs_root, l);
+                bool keep;
+
+                if (!l->complete && l->kind == LINK_XDP && l->attached_program_id == 0 && state_find_program(s, l->program_id))
+                        adopt_interrupted_xdp_attach(s, l);
+                keep = state_find_program(s, l->program_id) && link_exists(s->bpffs_root, l);
 
                 if (keep) {
                         if (!l->complete) {

@@ -269,7 +269,7 @@ static void write_json_file(const char *dir, uint32_t id, json_object *j) {
 static void test_reconcile(void) {
         g_autofree char *link_records = NULL, *prog_records = NULL;
         Program *kept, *orphan_prog = NULL, **orphans = NULL;
-        Link *kept_link, *half;
+        Link *kept_link, *half, *half_xdp;
         ReconcileReport rep;
         ErrorInfo aerr;
         ErrorInfo lerr;
@@ -316,6 +316,25 @@ static void test_reconcile(void) {
                 json_object_put(j);
         }
 
+        /* The same for XDP, which libxdp attaches without a pin: the record
+         * does not know what runs on the hook; the next start finds it. */
+        {
+                Program *p = load_one(&e, "test-globals", "globals_xdp", PROGRAM_XDP);
+                half_xdp = new_link(p->id, LINK_XDP);
+                half_xdp->iface = strdup(e.net.peer_if);
+                half_xdp->netns = g_strdup_printf("/run/netns/%s", e.net.netns);
+                half_xdp->priority = 5;
+                half_xdp->id = 550;
+                g_assert_cmpint(link_attach(e.bpffs, half_xdp, NULL, NULL, &aerr), ==, 0);
+                g_assert_cmpuint(half_xdp->attached_program_id, ==, p->id);
+                half_xdp->complete = false;
+                half_xdp->attached_program_id = 0;
+                half_xdp->ifindex = 0;
+                g_assert_cmpint(link_to_json(half_xdp, &j), ==, 0);
+                write_json_file(link_records, half_xdp->id, j);
+                json_object_put(j);
+        }
+
         /* Killed after the intent record, before the attach: no pin. */
         {
                 Link *intent = new_link(kept->id, LINK_TCX);
@@ -352,15 +371,26 @@ static void test_reconcile(void) {
         g_printerr("# kept %u/%u, dropped %u/%u, orphans %u/%u, completed %u, map dirs %u\n", rep.programs_kept,
                    rep.links_kept, rep.programs_dropped, rep.links_dropped, rep.orphan_programs_unpinned,
                    rep.orphan_links_detached, rep.incomplete_links_completed, rep.map_dirs_removed);
-        g_assert_cmpuint(rep.programs_kept, ==, 2);
+        g_assert_cmpuint(rep.programs_kept, ==, 3);
         g_assert_cmpuint(rep.programs_dropped, ==, 1);          /* the ghost */
         g_assert_cmpuint(rep.orphan_programs_unpinned, ==, 1);  /* the orphan pin */
-        g_assert_cmpuint(rep.links_kept, ==, 2);                /* the XDP link and the half-done one */
-        g_assert_cmpuint(rep.incomplete_links_completed, ==, 1);
+        g_assert_cmpuint(rep.links_kept, ==, 3);                /* the XDP link and the half-done ones */
+        g_assert_cmpuint(rep.incomplete_links_completed, ==, 2);
         g_assert_cmpuint(rep.links_dropped, ==, 1);             /* the intent without attach */
         g_assert_cmpuint(rep.map_dirs_removed, ==, 1);          /* the orphan's maps */
         g_assert_null(state_find_program(e.state, orphan_id));
         g_assert_nonnull(state_find_link(e.state, 500));
+        g_assert_cmpuint(state_find_link(e.state, 550)->attached_program_id, ==, half_xdp->program_id);
+        g_assert_true(state_find_link(e.state, 550)->complete);
+        /* ... and detaching it really takes the program off the hook. */
+        {
+                g_autofree HookEntry *entries = NULL;
+                size_t n_entries;
+                g_assert_cmpint(state_detach(e.state, 550), ==, 0);
+                g_assert_cmpint(link_hook_programs(half_xdp->iface, half_xdp->netns, &entries, &n_entries, &aerr), ==, 0);
+                for (size_t i = 0; i < n_entries; i++)
+                        g_assert_cmpstr(entries[i].hook, !=, "xdp");
+        }
         g_assert_null(state_find_link(e.state, 600));
         g_assert_false(g_file_test(temp, G_FILE_TEST_EXISTS));
         g_assert_false(g_file_test(garbage, G_FILE_TEST_EXISTS));
@@ -374,6 +404,7 @@ static void test_reconcile(void) {
 
         program_free(orphan_prog);
         link_free(half);
+        link_free(half_xdp);
         env_stop(&e);
 }
 
