@@ -964,23 +964,19 @@ typedef struct CandidateQuery {
         int ifindex;
 } CandidateQuery;
 
-static int prog_info_by_id(uint32_t id, struct bpf_prog_info *info, uint32_t *map_ids, uint32_t n_map_ids) {
+/* The kernel's info on program id and its map ids. */
+static int prog_info_by_id(uint32_t id, struct bpf_prog_info *info, uint32_t **map_ids, uint32_t *n_maps) {
         _cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
-        uint32_t len = sizeof *info;
 
-        *info = (struct bpf_prog_info) { .nr_map_ids = n_map_ids, .map_ids = (uint64_t) (uintptr_t) map_ids };
-        if (fd < 0 || bpf_obj_get_info_by_fd(fd, info, &len) < 0)
-                return -errno;
-        return 0;
+        return fd < 0 ? -errno : program_info_maps(fd, info, map_ids, n_maps);
 }
 
-static bool shares_a_map(const struct bpf_prog_info *a, const uint32_t *a_maps, const struct bpf_prog_info *b,
-                         const uint32_t *b_maps, uint32_t max) {
-        if (a->nr_map_ids == 0 && b->nr_map_ids == 0)
+static bool shares_a_map(const uint32_t *a, uint32_t n_a, const uint32_t *b, uint32_t n_b) {
+        if (n_a == 0 && n_b == 0)
                 return true;
-        for (uint32_t i = 0; i < MIN(a->nr_map_ids, max); i++)
-                for (uint32_t k = 0; k < MIN(b->nr_map_ids, max); k++)
-                        if (a_maps[i] == b_maps[k])
+        for (uint32_t i = 0; i < n_a; i++)
+                for (uint32_t k = 0; k < n_b; k++)
+                        if (a[i] == b[k])
                                 return true;
         return false;
 }
@@ -988,8 +984,9 @@ static bool shares_a_map(const struct bpf_prog_info *a, const uint32_t *a_maps, 
 static int xdp_candidates_in_ns(void *userdata) {
         CandidateQuery *q = userdata;
         XdpHookProgram entries[XDP_PROGRAMS_MAX + 2];
-        uint32_t loaded_maps[64], maps[64];
-        struct bpf_prog_info loaded, info;
+        _cleanup_free_ uint32_t *loaded_maps = NULL;
+        struct bpf_prog_info loaded;
+        uint32_t n_loaded_maps;
         int ifindex = (int) if_nametoindex(q->link->iface), r;
         size_t n;
 
@@ -999,14 +996,17 @@ static int xdp_candidates_in_ns(void *userdata) {
         r = xdp_hook_programs(ifindex, entries, ELEMENTSOF(entries), &n);
         if (r < 0)
                 return r;
-        r = prog_info_by_id(q->link->program_id, &loaded, loaded_maps, ELEMENTSOF(loaded_maps));
+        r = prog_info_by_id(q->link->program_id, &loaded, &loaded_maps, &n_loaded_maps);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && q->n < q->max; i++) {
+                _cleanup_free_ uint32_t *maps = NULL;
+                struct bpf_prog_info info;
+                uint32_t n_maps;
                 bool copy = entries[i].dispatcher_id > 0 &&
-                            prog_info_by_id(entries[i].program_id, &info, maps, ELEMENTSOF(maps)) >= 0 &&
+                            prog_info_by_id(entries[i].program_id, &info, &maps, &n_maps) >= 0 &&
                             streq(info.name, loaded.name) && memcmp(info.tag, loaded.tag, sizeof info.tag) == 0 &&
-                            shares_a_map(&info, maps, &loaded, loaded_maps, ELEMENTSOF(maps));
+                            shares_a_map(maps, n_maps, loaded_maps, n_loaded_maps);
                 if (entries[i].program_id == q->link->program_id || copy)
                         q->out[q->n++] = entries[i];
         }

@@ -590,23 +590,18 @@ static bool map_is(const struct bpf_map *map, const struct bpf_map_info *info) {
 }
 
 static int reuse_program_maps(struct bpf_object *obj, int loaded_fd, ErrorInfo *err) {
-        uint32_t ids[64], len;
-        struct bpf_prog_info info = {};
-        unsigned n;
+        _cleanup_free_ uint32_t *ids = NULL;
+        struct bpf_prog_info info;
+        uint32_t n;
+        int r;
 
-        len = sizeof info;
-        if (bpf_obj_get_info_by_fd(loaded_fd, &info, &len) < 0)
-                return error_info_set(err, errno, NULL, "Cannot read the loaded program: %m");
-        n = info.nr_map_ids;
-        if (n > ELEMENTSOF(ids))
-                return error_info_set(err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "The program uses %u maps; at most %zu can be shared.",
-                                      n, ELEMENTSOF(ids));
-        info = (struct bpf_prog_info) { .nr_map_ids = n, .map_ids = (uint64_t) (uintptr_t) ids };
-        len = sizeof info;
-        if (bpf_obj_get_info_by_fd(loaded_fd, &info, &len) < 0)
-                return error_info_set(err, errno, NULL, "Cannot read the maps of the loaded program: %m");
+        r = program_info_maps(loaded_fd, &info, &ids, &n);
+        if (r < 0)
+                return error_info_set(err, r, NULL, "Cannot read the maps of the loaded program: %m");
+        if (n > 64)
+                return error_info_set(err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED, "The program uses %" PRIu32 " maps; at most 64 can be shared.", n);
 
-        for (unsigned i = 0; i < MIN(n, info.nr_map_ids); i++) {
+        for (uint32_t i = 0; i < n; i++) {
                 _cleanup_close_ int fd = bpf_map_get_fd_by_id(ids[i]);
                 struct bpf_map_info minfo = {};
                 uint32_t mlen = sizeof minfo;
@@ -716,12 +711,10 @@ static int64_t fdinfo_memlock(int fd) {
         return v;
 }
 
-int program_kernel_info(int fd, json_object **ret) {
+int program_info_maps(int fd, struct bpf_prog_info *ret_info, uint32_t **ret_map_ids, uint32_t *ret_n_maps) {
         struct bpf_prog_info info = {};
         uint32_t len = sizeof info, n_maps;
         _cleanup_free_ uint32_t *map_ids = NULL;
-        json_object *j, *maps;
-        char tag[2 * BPF_TAG_SIZE + 1];
 
         if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
                 return -errno;
@@ -736,6 +729,24 @@ int program_kernel_info(int fd, json_object **ret) {
                         return -errno;
                 n_maps = MIN(n_maps, info.nr_map_ids);
         }
+        info.map_ids = 0;
+        *ret_info = info;
+        *ret_map_ids = TAKE_PTR(map_ids);
+        *ret_n_maps = n_maps;
+        return 0;
+}
+
+int program_kernel_info(int fd, json_object **ret) {
+        struct bpf_prog_info info;
+        uint32_t n_maps;
+        _cleanup_free_ uint32_t *map_ids = NULL;
+        json_object *j, *maps;
+        char tag[2 * BPF_TAG_SIZE + 1];
+        int r;
+
+        r = program_info_maps(fd, &info, &map_ids, &n_maps);
+        if (r < 0)
+                return r;
 
         for (int i = 0; i < BPF_TAG_SIZE; i++)
                 (void) sprintf(tag + 2 * i, "%02x", info.tag[i]);

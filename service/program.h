@@ -9,6 +9,7 @@
 #include "macro.h"
 
 struct bpf_object;
+struct bpf_prog_info;
 
 /* Load-time program types, as the CLI and D-Bus API name them. */
 typedef enum ProgramType {
@@ -119,6 +120,9 @@ int program_open_pinned(const char *bpffs_root, uint32_t id);
  * loadedAtUSec, mapIds, btfId, translatedBytes, jitedBytes, memlockBytes,
  * verifiedInstructions, createdByUid. */
 int program_kernel_info(int fd, json_object **ret);
+/* The kernel's info on program fd and the ids of the maps it uses (the
+ * caller frees them; info's map_ids pointer is cleared). */
+int program_info_maps(int fd, struct bpf_prog_info *ret_info, uint32_t **ret_map_ids, uint32_t *ret_n_maps);
 int program_kernel_info_by_id(uint32_t id, json_object **ret);
 
 /* Makes sure bpffs_root lies on a bpf file system, mounting one (at
