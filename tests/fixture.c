@@ -717,11 +717,21 @@ void netns_fixture_stop(NetnsFixture *n) {
         g_clear_pointer(&n->peer_addr, g_free);
 }
 
+int fixture_bpfhubctl(char **out, const char *fmt, ...) {
+        g_autofree char *args = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        args = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        return fixture_run(out, "cd %s && LC_ALL=C.UTF-8 client/bpfhubctl --no-pager %s", fixture_build_root(), args);
+}
+
 bool fixture_daemon_supports(const char *feature) {
         g_autofree char *out = NULL, *needle = g_strdup_printf("\"name\":\"%s\",", feature);
         const char *entry, *end, *yes;
 
-        if (fixture_run(&out, "cd %s && client/bpfhubctl --no-pager status --json=short", fixture_build_root()) != 0 || !out)
+        if (fixture_bpfhubctl(&out, "status --json=short") != 0 || !out)
                 return false;
         entry = strstr(out, needle);
         end = entry ? strchr(entry, '}') : NULL;

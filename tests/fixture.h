@@ -74,6 +74,11 @@ bool bus_fixture_add_polkit(BusFixture *f, const char *rules, const char *extra_
 #define FIXTURE_NOBODY_SETUP_FAILED 100
 int bus_fixture_as_nobody(BusFixture *f, int (*fn)(sd_bus *bus, void *userdata), void *userdata);
 
+/* Runs the freshly built bpfhubctl --no-pager with the given arguments
+ * (a shell command line tail), in the build root, in the C.UTF-8 locale;
+ * as fixture_run(). */
+int fixture_bpfhubctl(char **out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
 /* Whether the running bpfhubd (on the fixture's bus) reports the kernel
  * feature as supported in `bpfhubctl status`: tests of what only some
  * kernels run skip by the daemon's own probe. */

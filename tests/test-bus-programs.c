@@ -41,22 +41,11 @@ static void env_stop(Env *e) {
         fixture_scratch_free(g_steal_pointer(&e->scratch));
 }
 
-static int run_ctl(char **out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static int run_ctl(char **out, const char *fmt, ...) {
-        g_autofree char *args = NULL, *ctl = fixture_build_path("client/bpfhubctl");
-        va_list ap;
-
-        va_start(ap, fmt);
-        args = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-        return fixture_run(out, "cd %s && LC_ALL=C.UTF-8 %s --no-pager %s", fixture_build_root(), ctl, args);
-}
-
 static json_object *list_programs(void) {
         g_autofree char *out = NULL;
         json_object *j;
 
-        g_assert_cmpint(run_ctl(&out, "list --json=short"), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "list --json=short"), ==, 0);
         j = json_tokener_parse(out);
         g_assert_nonnull(j);
         return j;
@@ -118,7 +107,7 @@ static void test_cli_xdp_counter(void) {
         if (!env_start(&e, true))
                 return env_stop(&e);
 
-        g_assert_cmpint(run_ctl(&out, "load file --path bpf/xdp-counter.bpf.o --name \"xdp_stats\" xdp --iface %s "
+        g_assert_cmpint(fixture_bpfhubctl(&out, "load file --path bpf/xdp-counter.bpf.o --name \"xdp_stats\" xdp --iface %s "
                                       "--priority 35", e.net.host_if), ==, 0);
         g_assert_nonnull(strstr(out, "Bpfhub State"));
         g_assert_nonnull(strstr(out, "Kernel State"));
@@ -130,21 +119,21 @@ static void test_cli_xdp_counter(void) {
         g_assert_cmpuint(xdp_counter_packets(&e, id), >=, before + 3);
 
         g_clear_pointer(&out, g_free);
-        g_assert_cmpint(run_ctl(&out, "get %u", id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "get %u", id), ==, 0);
         g_assert_nonnull(strstr(out, "xdp_stats"));
         g_assert_nonnull(strstr(out, "Verified Instruction Count:"));
 
         g_clear_pointer(&out, g_free);
-        g_assert_cmpint(run_ctl(&out, "list --all --program-type xdp --no-legend"), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "list --all --program-type xdp --no-legend"), ==, 0);
         g_assert_nonnull(strstr(out, "xdp_stats"));
 
-        g_assert_cmpint(run_ctl(NULL, "unload %u", id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", id), ==, 0);
         assert_clean(&e);
         g_assert_cmpint(fixture_run(NULL, "! ip link show dev %s | grep -q xdp", e.net.host_if), ==, 0);
         /* And unknown ids are "not found" (exit 3). */
-        g_assert_cmpint(run_ctl(NULL, "unload %u", id), ==, 3);
-        g_assert_cmpint(run_ctl(NULL, "get %u", id), ==, 3);
-        g_assert_cmpint(run_ctl(NULL, "detach 4242"), ==, 3);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", id), ==, 3);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "get %u", id), ==, 3);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "detach 4242"), ==, 3);
         env_stop(&e);
 }
 
@@ -298,14 +287,14 @@ static void test_sigkill_after_load_and_attach(void) {
                 return env_stop(&e);
 
         /* Killed after a load: the program is still there afterwards. */
-        g_assert_cmpint(run_ctl(NULL, "load file --path bpf/feature-probes.bpf.o --name probe_tracepoint tracepoint "
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "load file --path bpf/feature-probes.bpf.o --name probe_tracepoint tracepoint "
                                       "--tracepoint syscalls/sys_enter_getppid"), ==, 0);
         tp_id = only_program_id();
         kill_daemon(&e);
         g_assert_cmpuint(only_program_id(), ==, tp_id);
 
         /* Killed after an XDP attach: still attached, still counting. */
-        g_assert_cmpint(run_ctl(NULL, "load file --path bpf/xdp-counter.bpf.o --name xdp_stats xdp --iface %s "
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "load file --path bpf/xdp-counter.bpf.o --name xdp_stats xdp --iface %s "
                                       "--priority 35", e.net.host_if), ==, 0);
         l = list_programs();
         g_assert_cmpuint(json_object_array_length(l), ==, 2);
@@ -326,8 +315,8 @@ static void test_sigkill_after_load_and_attach(void) {
         /* Nothing attached twice: one XDP program on the interface. */
         g_assert_cmpint(fixture_run(NULL, "test $(ip -d link show dev %s | grep -c 'prog/xdp') -eq 1", e.net.host_if), ==, 0);
 
-        g_assert_cmpint(run_ctl(NULL, "unload %u", xdp_id), ==, 0);
-        g_assert_cmpint(run_ctl(NULL, "unload %u", tp_id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", xdp_id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", tp_id), ==, 0);
         assert_clean(&e);
         env_stop(&e);
 }
@@ -371,7 +360,7 @@ static void test_sigkill_mid_attach(void) {
 
         /* Restarted: the interrupted attach is recognised and completed, once. */
         g_assert_cmpuint(only_program_id(), ==, id);
-        g_assert_cmpint(run_ctl(&log, "get %u --json=short", id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&log, "get %u --json=short", id), ==, 0);
         j = json_tokener_parse(log);
         g_assert_true(json_object_object_get_ex(j, "bpfhub", &rec));
         g_assert_true(json_object_object_get_ex(rec, "links", &links));
@@ -387,7 +376,7 @@ static void test_sigkill_mid_attach(void) {
         (void) syscall(SYS_getppid);
         g_assert_cmpuint(probe_hits(&e, id, HIT_TRACEPOINT), >, before);
 
-        g_assert_cmpint(run_ctl(NULL, "unload %u", id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", id), ==, 0);
         assert_clean(&e);
         env_stop(&e);
 }
@@ -418,7 +407,7 @@ static void test_bad_input(void) {
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autofree char *out = NULL;
-                int status = run_ctl(&out, "%s 2>&1", cases[i].args);
+                int status = fixture_bpfhubctl(&out, "%s 2>&1", cases[i].args);
                 if (status != cases[i].status || !strstr(out, cases[i].stderr_needle))
                         g_error("bpfhubctl %s: exit %d, expected %d with '%s', got: %s", cases[i].args, status,
                                 cases[i].status, cases[i].stderr_needle, out);
@@ -462,7 +451,7 @@ static uint32_t cli_load_tcx(int priority, const char *iface) {
         json_object *j, *rec;
         uint32_t id;
 
-        g_assert_cmpint(run_ctl(&out, "--json=short load file --path bpf/feature-probes.bpf.o --name probe_tc tcx "
+        g_assert_cmpint(fixture_bpfhubctl(&out, "--json=short load file --path bpf/feature-probes.bpf.o --name probe_tc tcx "
                                 "--iface %s --direction ingress --priority %d", iface, priority), ==, 0);
         j = json_tokener_parse(out);
         g_assert_nonnull(j);
@@ -487,7 +476,7 @@ static void test_list_iface(void) {
         early = cli_load_tcx(10, e_.net.host_if);
         {
                 g_autofree char *o = NULL;
-                g_assert_cmpint(run_ctl(&o, "--json=short load file --path bpf/feature-probes.bpf.o --name probe_tc tc "
+                g_assert_cmpint(fixture_bpfhubctl(&o, "--json=short load file --path bpf/feature-probes.bpf.o --name probe_tc tc "
                                         "--iface %s --direction ingress --priority 5", e_.net.host_if), ==, 0);
                 legacy = (uint32_t) g_ascii_strtoull(strstr(strstr(o, "\"kernel\":{"), "\"id\":") + 5, NULL, 10);
         }
@@ -507,7 +496,7 @@ static void test_list_iface(void) {
                 foreign = info.id;
         }
 
-        g_assert_cmpint(run_ctl(&out, "list --iface %s --json=short", e_.net.host_if), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "list --iface %s --json=short", e_.net.host_if), ==, 0);
         list = json_tokener_parse(out);
         g_assert_nonnull(list);
         g_assert_cmpuint(json_object_array_length(list), ==, 4);
@@ -531,21 +520,21 @@ static void test_list_iface(void) {
         }
         json_object_put(list);
         g_clear_pointer(&out, g_free);
-        g_assert_cmpint(run_ctl(&out, "list --iface %s", e_.net.host_if), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "list --iface %s", e_.net.host_if), ==, 0);
         g_assert_nonnull(strstr(out, "xdp (generic)"));
         g_clear_pointer(&out, g_free);
-        g_assert_cmpint(run_ctl(&out, "get %u", late), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "get %u", late), ==, 0);
         g_assert_nonnull(strstr(out, "Position:"));
         g_assert_nonnull(g_strstr_len(strstr(out, "Position:"), 64, "1"));
         g_clear_pointer(&out, g_free);
-        g_assert_cmpint(run_ctl(&out, "list --iface no-such-if0 2>&1"), !=, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "list --iface no-such-if0 2>&1"), !=, 0);
         g_assert_nonnull(strstr(out, "No interface"));
 
         g_assert_cmpint(bpf_xdp_detach(e_.net.host_ifindex, XDP_FLAGS_SKB_MODE, NULL), ==, 0);
         bpf_object__close(obj);
-        g_assert_cmpint(run_ctl(NULL, "unload %u", late), ==, 0);
-        g_assert_cmpint(run_ctl(NULL, "unload %u", early), ==, 0);
-        g_assert_cmpint(run_ctl(NULL, "unload %u", legacy), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", late), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", early), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", legacy), ==, 0);
         assert_clean(&e_);
         env_stop(&e_);
 }

@@ -42,7 +42,7 @@ static int ctl(char **out, const char *fmt, ...) {
         va_start(ap, fmt);
         args = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        return fixture_run(out, "cd %s && LC_ALL=C.UTF-8 client/bpfhubctl --no-pager --json=short %s 2>&1", fixture_build_root(), args);
+        return fixture_bpfhubctl(out, "--json=short %s 2>&1", args);
 }
 
 static json_object *ctl_json(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -46,8 +46,8 @@ static void check_probe(const char *feature, const char *name, const char *type_
                 fixture_skip_unsupported("this kernel cannot run %s programs (run this test through tests/vm/run-in-vm)", feature);
                 return env_stop(&e);
         }
-        g_assert_cmpint(fixture_run(&out, "cd %s && client/bpfhubctl --no-pager --json=short load file --path bpf/feature-probes.bpf.o "
-                                    "--name %s %s", fixture_build_root(), name, type_args), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(&out, "--json=short load file --path bpf/feature-probes.bpf.o --name %s %s", name, type_args),
+                        ==, 0);
         {
                 const char *p = strstr(out, "\"kernel\":{");
                 g_assert_nonnull(p);
@@ -59,7 +59,7 @@ static void check_probe(const char *feature, const char *name, const char *type_
         hits = fixture_read_pinned_u64(e.bus.bpffs_root, id, "hits", slot);
         g_test_message("%s %s: %" G_GUINT64_FORMAT " hits", name, type_args, hits);
         g_assert_cmpuint(hits, >=, 3);
-        g_assert_cmpint(fixture_run(NULL, "cd %s && client/bpfhubctl --no-pager unload %u", fixture_build_root(), id), ==, 0);
+        g_assert_cmpint(fixture_bpfhubctl(NULL, "unload %u", id), ==, 0);
         {
                 g_autofree char *pins = g_build_filename(e.bus.bpffs_root, "programs", NULL);
                 g_autofree char *links = g_build_filename(e.bus.bpffs_root, "links", NULL);
