@@ -536,7 +536,8 @@ int state_attach(State *s, const KernelFeatures *kf, Link *l, Link **ret, ErrorI
                 return r;
         }
 
-        _cleanup_free_ char *object = object_path(s, p->group_id);
+        /* Only XDP under libxdp's dispatcher makes a copy from the kept object. */
+        _cleanup_free_ char *object = l->kind == LINK_XDP ? object_path(s, p->group_id) : NULL;
         const KernelFeature *multiprog = kernel_features_find(kf, "xdp_multiprog");
         LinkProgram lp = {
                 .name = p->name,

@@ -137,7 +137,7 @@ static void hook_state(int ifindex, HookState *ret) {
         };
 }
 
-static int requested_mode(const char *mode) {
+static enum xdp_attach_mode requested_mode(const char *mode) {
         if (!mode)
                 return XDP_MODE_UNSPEC;
         return streq(mode, "generic") ? XDP_MODE_SKB : XDP_MODE_NATIVE;
@@ -194,10 +194,11 @@ static int explain_busy(const XdpAttachRequest *req, const HookState *hs, ErrorI
 }
 
 int xdp_attach(const XdpAttachRequest *req, XdpAttachment *ret, ErrorInfo *err) {
-        _cleanup_(program_closep) struct xdp_program *p = NULL;
+        struct xdp_program *p = NULL;   /* closed at finish, before the object it may use */
         struct bpf_object *obj = NULL;
         HookState hs;
-        int modes[2], n_modes = 0, want, r = 0;
+        enum xdp_attach_mode modes[2], want;
+        int n_modes = 0, r = 0;
         uint32_t actions;
 
         r = xdp_proceed_on_parse(req->proceed_on, &actions, err);
@@ -213,7 +214,7 @@ int xdp_attach(const XdpAttachRequest *req, XdpAttachment *ret, ErrorInfo *err) 
                 return error_info_set(err, E2BIG, BUS_ERROR_LIMITS_EXCEEDED,
                                       "Interface %s already runs %d XDP programs, as many as libxdp's dispatcher takes.",
                                       req->iface, hs.count);
-        if (hs.any && want != XDP_MODE_UNSPEC && (enum xdp_attach_mode) want != hs.mode)
+        if (hs.any && want != XDP_MODE_UNSPEC && want != hs.mode)
                 return error_info_set(err, EBUSY, BUS_ERROR_INTERFACE_BUSY,
                                       "The XDP dispatcher on %s runs in %s mode; programs join it in that mode "
                                       "(ask for %s or for no mode).", req->iface, mode_name(hs.mode), mode_name(hs.mode));
@@ -232,7 +233,7 @@ int xdp_attach(const XdpAttachRequest *req, XdpAttachment *ret, ErrorInfo *err) 
         if (r < 0)
                 goto finish;
         for (int i = 0; i < n_modes; i++) {
-                r = xdp_program__attach(p, req->ifindex, (enum xdp_attach_mode) modes[i], 0);
+                r = xdp_program__attach(p, req->ifindex, modes[i], 0);
                 if (r >= 0) {
                         *ret = (XdpAttachment) { .program_id = xdp_program__id(p), .mode = mode_name(modes[i]) };
                         goto finish;
@@ -254,7 +255,6 @@ int xdp_attach(const XdpAttachRequest *req, XdpAttachment *ret, ErrorInfo *err) 
 finish:
         /* The kernel holds what libxdp attached (and pinned); our copies go. */
         program_closep(&p);
-        p = NULL;
         bpf_object__close(obj);
         return r;
 }
